@@ -1,0 +1,60 @@
+//! The command line: clap types only; each command lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::EXIT_CODES_HELP;
+use crate::kind_config::version::KindVersion;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kindproof",
+    version,
+    about = "Reproduce and prove Kubernetes networking behaviour on disposable Kind clusters",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check kind configs the way a given kind version would, and say what kindproof does about
+    /// what kind would reject
+    #[command(after_help = EXIT_CODES_HELP)]
+    Validate {
+        /// The kind version whose rules apply [default: the installed `kind version`, else the
+        /// newest rules kindproof knows]
+        #[arg(long, value_name = "V")]
+        kind_version: Option<KindVersion>,
+        /// Kind config files, or directories whose *.yaml files are checked
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Resolve the host ports of a kind config: fixed ports as written, hostPort 0/unset picked
+    /// and reserved by kindproof, -1 left to Docker
+    #[command(after_help = EXIT_CODES_HELP)]
+    Ports {
+        /// The kind config
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The kind version whose rules apply (kind 0.19–0.21 also get -1 resolved)
+        #[arg(long, value_name = "V")]
+        kind_version: Option<KindVersion>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Write the resolved config (concrete host ports) for `kind create cluster --config`
+        #[arg(long, value_name = "OUT")]
+        write: Option<PathBuf>,
+        /// Keep the reservations until standard input closes (for scripts that create the
+        /// cluster themselves); other kindproof processes will not pick these ports meanwhile
+        #[arg(long)]
+        hold: bool,
+    },
+    /// Check the environment: Docker engine, kind, kubectl, port reservation directory
+    #[command(after_help = EXIT_CODES_HELP)]
+    Doctor,
+}

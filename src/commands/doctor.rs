@@ -1,0 +1,60 @@
+//! `kindproof doctor`: what this host offers kindproof, and how to fix what is missing.
+
+use crate::docker::api::Engine;
+use crate::docker::bollard_engine::BollardEngine;
+use crate::exit::AppError;
+use crate::kind_cli::{installed_version, kind_bin};
+use crate::ports::reserve::ReservationDir;
+
+pub async fn run() -> Result<(), AppError> {
+    let mut problems = Vec::new();
+    match installed_version() {
+        Ok(Some(v)) => println!(
+            "kind        {v} at {} (validation rules of kind {v})",
+            kind_bin().display()
+        ),
+        Ok(None) => println!(
+            "kind        not installed: `make kind` fetches kind from Debian; validation uses kind {} rules",
+            crate::kind_config::version::KindVersion::NEWEST_KNOWN
+        ),
+        Err(e) => {
+            println!("kind        {e}");
+            problems.push("kind");
+        }
+    }
+    match std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            println!("kubectl     {}", text.lines().next().unwrap_or("").trim());
+        }
+        _ => println!("kubectl     not installed (needed for client-side apply in scenarios)"),
+    }
+    match ReservationDir::default_location() {
+        Ok(d) => println!("ports       reservations in {}", d.path().display()),
+        Err(e) => {
+            println!("ports       failed to create the reservation directory: {e}");
+            problems.push("ports");
+        }
+    }
+    let engine = BollardEngine::connect().await;
+    let engine = match engine {
+        Ok(e) => e,
+        Err(e) => {
+            println!("docker      unreachable");
+            return Err(e.into());
+        }
+    };
+    let v = engine.version().await?;
+    println!("docker      engine {} (API {})", v.version, v.api_version);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::InvalidInput(format!(
+            "problems with: {}",
+            problems.join(", ")
+        )))
+    }
+}

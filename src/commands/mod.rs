@@ -1,0 +1,5 @@
+//! One file per subcommand: turn parsed arguments into work and printed output.
+
+pub mod doctor;
+pub mod ports;
+pub mod validate;

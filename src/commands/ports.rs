@@ -1,0 +1,198 @@
+//! `kindproof ports`: resolve a kind config's host ports, print them (table or JSON), optionally
+//! write the resolved config, optionally hold the reservations until stdin closes.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::commands::validate;
+use crate::exit::AppError;
+use crate::kind_cli::rules_version;
+use crate::kind_config::check::{ConfigCheck, Verdict};
+use crate::kind_config::load::load_file;
+use crate::kind_config::version::KindVersion;
+use crate::ports::plan::{How, plan};
+use crate::ports::reserve::ReservationDir;
+use crate::ports::resolve::{ResolvedMapping, Resolver};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Output<'a> {
+    file: String,
+    kind_version: String,
+    reservations: String,
+    mappings: &'a [ResolvedMapping],
+}
+
+pub struct Args {
+    pub file: PathBuf,
+    pub kind_version: Option<KindVersion>,
+    pub json: bool,
+    pub write: Option<PathBuf>,
+    pub hold: bool,
+}
+
+pub async fn run(args: Args) -> Result<(), AppError> {
+    let (version, _) = rules_version(args.kind_version)?;
+    let loaded = match load_file(&args.file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error  {e}");
+            return Err(AppError::InvalidInput(e.to_string()));
+        }
+    };
+    let check = ConfigCheck::run(&args.file, &loaded.cluster, version);
+    if check.verdict() == Verdict::Invalid {
+        let (text, _) = validate::report(&args.file, version);
+        eprint!("{text}");
+        return Err(AppError::InvalidInput(format!(
+            "{} is not a usable kind config",
+            args.file.display()
+        )));
+    }
+    let dir = ReservationDir::default_location()
+        .map_err(AppError::io("create the port reservation directory"))?;
+    let planned = plan(&loaded.cluster, version.rules());
+    let mut resolver = Resolver::new(dir.clone());
+    let mut resolution = resolver.resolve(&planned)?;
+
+    if let Some(out) = &args.write {
+        write_config(out, &resolution.apply_to(&loaded.cluster))?;
+    }
+    // Only the reservations keep the ports from here on: a script will hand them to kind.
+    resolution.release_sockets();
+
+    let mut stdout = std::io::stdout().lock();
+    let text = if args.json {
+        let out = Output {
+            file: args.file.display().to_string(),
+            kind_version: version.to_string(),
+            reservations: dir.path().display().to_string(),
+            mappings: &resolution.mappings,
+        };
+        serde_json::to_string(&out).expect("port output serializes") + "\n"
+    } else {
+        table(
+            &args.file,
+            version,
+            &resolution.mappings,
+            args.write.as_deref(),
+        )
+    };
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(AppError::io("write to standard output"))?;
+    drop(stdout);
+
+    if args.hold {
+        hold_until_stdin_closes().await?;
+    }
+    drop(resolution);
+    Ok(())
+}
+
+fn table(
+    file: &Path,
+    version: KindVersion,
+    mappings: &[ResolvedMapping],
+    written: Option<&Path>,
+) -> String {
+    let mut rows = vec![[
+        "NODE".to_string(),
+        "CONTAINER".to_string(),
+        "LISTEN".to_string(),
+        "REQUESTED".to_string(),
+        "HOST PORT".to_string(),
+        "HOW".to_string(),
+    ]];
+    let mut notes = Vec::new();
+    for m in mappings {
+        let p = &m.planned;
+        rows.push([
+            format!("{} ({})", p.node, p.role),
+            format!("{}/{}", p.container_port, p.protocol),
+            p.listen_address.to_string(),
+            p.requested
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "unset".into()),
+            m.host_port
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "-".into()),
+            match p.how {
+                How::Runtime => "runtime (Docker picks at create; read back then)".to_string(),
+                how => how.to_string(),
+            },
+        ]);
+        if let Some(n) = &p.note {
+            notes.push(format!(
+                "note: node {} {}/{}: {n}",
+                p.node, p.container_port, p.protocol
+            ));
+        }
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("{} (kind {version} rules)\n", file.display());
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for n in notes {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    if let Some(w) = written {
+        out.push_str(&format!("wrote the resolved config to {}\n", w.display()));
+    }
+    out
+}
+
+/// Write atomically: a temp file in the same directory, then rename.
+fn write_config(out: &Path, cluster: &crate::kind_config::model::Cluster) -> Result<(), AppError> {
+    let yaml = serde_saphyr::to_string(cluster).expect("a loaded config serializes");
+    let text = format!(
+        "# Written by kindproof ports: host ports resolved (hostPort 0/unset picked and reserved).\n{yaml}"
+    );
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AppError::io(format!(
+        "create a temporary file in {}",
+        dir.display()
+    )))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(AppError::io(format!("write {}", out.display())))?;
+    tmp.persist(out)
+        .map_err(|e| AppError::io(format!("write {}", out.display()))(e.error))?;
+    Ok(())
+}
+
+async fn hold_until_stdin_closes() -> Result<(), AppError> {
+    use tokio::io::AsyncReadExt;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(AppError::io("listen for SIGTERM"))?;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 256];
+    let eof = async {
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        () = eof => Ok(()),
+        _ = tokio::signal::ctrl_c() => Err(AppError::Interrupted),
+        _ = term.recv() => Err(AppError::Interrupted),
+    }
+}

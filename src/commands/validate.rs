@@ -1,0 +1,121 @@
+//! `kindproof validate`: kind's verdict on each config for the chosen kind version, located,
+//! and what kindproof will do about it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::exit::AppError;
+use crate::kind_cli::rules_version;
+use crate::kind_config::check::{ConfigCheck, Verdict};
+use crate::kind_config::load::{LoadError, load_file};
+use crate::kind_config::validate::Cause;
+use crate::kind_config::version::KindVersion;
+
+/// Expand directories into their `*.yaml`/`*.yml` files (sorted); files stay as given.
+pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(AppError::io(format!("read directory {}", input.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(AppError::InvalidInput(format!(
+                    "{}: no *.yaml files in this directory",
+                    input.display()
+                )));
+            }
+            out.extend(found);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The report for one file, and whether it is usable.
+pub fn report(path: &Path, version: KindVersion) -> (String, bool) {
+    let mut out = String::new();
+    let loaded = match load_file(path) {
+        Ok(l) => l,
+        Err(LoadError::Invalid(e)) => {
+            let _ = writeln!(out, "error  {e}");
+            return (out, false);
+        }
+        Err(e @ LoadError::Read { .. }) => {
+            let _ = writeln!(out, "error  {e}");
+            return (out, false);
+        }
+    };
+    let check = ConfigCheck::run(path, &loaded.cluster, version);
+    let kind_says = |out: &mut String| {
+        if let Some(msg) = &check.kind_message {
+            let _ = writeln!(
+                out,
+                "  kind {version} would say: ERROR: failed to create cluster: {msg}"
+            );
+        }
+    };
+    match check.verdict() {
+        Verdict::Valid => {
+            let _ = writeln!(out, "ok     {}", path.display());
+            (out, true)
+        }
+        Verdict::ResolvedByKindproof => {
+            let _ = writeln!(
+                out,
+                "ok     {} (kind {version} rejects it as written; kindproof runs it)",
+                path.display()
+            );
+            for p in &check.problems {
+                let _ = writeln!(out, "  {}: {}: {}", p.position, p.field, p.message);
+            }
+            kind_says(&mut out);
+            let _ = writeln!(
+                out,
+                "  kindproof resolves these ports itself: the config it hands kind names a concrete free host port for each random mapping, so the cluster will start."
+            );
+            (out, true)
+        }
+        Verdict::Invalid => {
+            let _ = writeln!(out, "error  {}", path.display());
+            for p in &check.blocking {
+                let who = if p.cause == Cause::KindproofOnly {
+                    "kindproof: "
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "  {}: {}: {who}{}", p.position, p.field, p.message);
+            }
+            kind_says(&mut out);
+            (out, false)
+        }
+    }
+}
+
+pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), AppError> {
+    let (version, source) = rules_version(kind_version)?;
+    let files = expand(files)?;
+    println!(
+        "checking {} kind config(s) against kind {version} ({source})",
+        files.len()
+    );
+    let mut bad = 0;
+    for f in &files {
+        let (text, ok) = report(f, version);
+        print!("{text}");
+        if !ok {
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Err(AppError::InvalidInput(format!(
+            "{bad} of {} kind config(s) invalid",
+            files.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The engine seam: what kindproof needs from Docker, as a trait with plain types, so the
+//! runner can be driven by a fake in unit tests while the bollard implementation is tested
+//! against a real engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::IpAddr;
+
+use bytes::Bytes;
+
+use super::error::DockerError;
+use crate::kind_config::model::Protocol;
+use crate::ports::inspect::Published;
+
+/// One port to publish: `host_port: None` lets Docker pick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub container_port: u16,
+    pub protocol: Protocol,
+    pub host_ip: IpAddr,
+    pub host_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub publish: Vec<Publish>,
+    /// A network to attach to instead of the default bridge.
+    pub network: Option<String>,
+    /// Seconds Docker waits after the stop signal before killing, on stop and restart.
+    pub stop_timeout: Option<i64>,
+}
+
+/// What kindproof reads back about a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    pub running: bool,
+    pub labels: HashMap<String, String>,
+    pub published: Vec<Published>,
+    /// Network name → (IPv4, IPv6) on that network.
+    pub addresses: BTreeMap<String, (Option<IpAddr>, Option<IpAddr>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion {
+    pub version: String,
+    pub api_version: String,
+}
+
+/// The Docker operations kindproof uses. Every method names its target in its error.
+pub trait Engine: Send + Sync {
+    fn version(&self) -> impl Future<Output = Result<EngineVersion, DockerError>> + Send;
+    fn create_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send;
+    fn start_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn restart_container(
+        &self,
+        id: &str,
+        timeout_secs: i32,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn inspect_container(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<ContainerInfo, DockerError>> + Send;
+    /// Force-remove a container and its anonymous volumes; a missing container is not an error.
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+    /// All containers (running or not) carrying the `key=value` label.
+    fn list_containers(
+        &self,
+        label: &str,
+    ) -> impl Future<Output = Result<Vec<ContainerInfo>, DockerError>> + Send;
+    fn create_network(
+        &self,
+        name: &str,
+        internal: bool,
+        labels: &HashMap<String, String>,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send;
+    /// A missing network is not an error.
+    fn remove_network(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn list_networks(
+        &self,
+        label: &str,
+    ) -> impl Future<Output = Result<Vec<NetworkInfo>, DockerError>> + Send;
+    fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
+    /// `docker import`: make image `repo:tag` from a root filesystem tarball.
+    fn import_image(
+        &self,
+        rootfs_tar: Bytes,
+        repo: &str,
+        tag: &str,
+        changes: &[String],
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+}

@@ -1,0 +1,287 @@
+//! The real engine, through bollard. The engine here speaks API 1.41, so the client negotiates
+//! its version down on connect.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, NetworkCreateRequest, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions,
+    ListNetworksOptions, RemoveContainerOptions, RestartContainerOptions,
+};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+
+use super::api::{ContainerInfo, ContainerSpec, Engine, EngineVersion, NetworkInfo};
+use super::error::DockerError;
+use crate::ports::inspect::published;
+
+#[derive(Debug, Clone)]
+pub struct BollardEngine {
+    docker: Docker,
+}
+
+impl BollardEngine {
+    /// Connect with Docker's usual defaults (`DOCKER_HOST`, else the local socket) and agree on
+    /// an API version with the engine.
+    pub async fn connect() -> Result<Self, DockerError> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|source| DockerError::Connect { source })?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|source| DockerError::Connect { source })?;
+        Ok(Self { docker })
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn label_filter(label: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![label.to_string()])])
+}
+
+fn info_from_inspect(
+    id: &str,
+    inspect: ContainerInspectResponse,
+) -> Result<ContainerInfo, DockerError> {
+    let settings = inspect.network_settings.unwrap_or_default();
+    let published = match &settings.ports {
+        Some(ports) => published(ports).map_err(|e| DockerError::Ports {
+            target: id.to_string(),
+            detail: e.to_string(),
+        })?,
+        None => Vec::new(),
+    };
+    let parse = |s: Option<String>| {
+        s.filter(|s| !s.is_empty())
+            .and_then(|s| s.parse::<IpAddr>().ok())
+    };
+    let addresses = settings
+        .networks
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, ep)| (name, (parse(ep.ip_address), parse(ep.global_ipv6_address))))
+        .collect::<BTreeMap<_, _>>();
+    Ok(ContainerInfo {
+        id: inspect.id.unwrap_or_else(|| id.to_string()),
+        name: inspect
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        running: inspect.state.and_then(|s| s.running).unwrap_or(false),
+        labels: inspect.config.and_then(|c| c.labels).unwrap_or_default(),
+        published,
+        addresses,
+    })
+}
+
+impl Engine for BollardEngine {
+    async fn version(&self) -> Result<EngineVersion, DockerError> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(DockerError::op("read the version of", "the Docker engine"))?;
+        Ok(EngineVersion {
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+        })
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        let mut exposed = Vec::new();
+        for p in &spec.publish {
+            let key = format!("{}/{}", p.container_port, p.protocol.lower());
+            exposed.push(key.clone());
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.map(|h| h.to_string()).unwrap_or_default()),
+                });
+        }
+        exposed.sort();
+        exposed.dedup();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            stop_timeout: spec.stop_timeout,
+            host_config: Some(HostConfig {
+                port_bindings: (!bindings.is_empty()).then_some(bindings),
+                network_mode: spec.network.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(DockerError::op("create container", &spec.name))?;
+        Ok(created.id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), DockerError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(DockerError::op("start container", id))
+    }
+
+    async fn restart_container(&self, id: &str, timeout_secs: i32) -> Result<(), DockerError> {
+        let options = RestartContainerOptions {
+            t: Some(timeout_secs),
+            ..Default::default()
+        };
+        self.docker
+            .restart_container(id, Some(options))
+            .await
+            .map_err(DockerError::op("restart container", id))
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, DockerError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(DockerError::op("inspect container", id))?;
+        info_from_inspect(id, inspect)
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other.map_err(DockerError::op("remove container", id)),
+        }
+    }
+
+    async fn list_containers(&self, label: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(label)),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(DockerError::op("list containers labelled", label))?;
+        let mut out = Vec::new();
+        for c in list {
+            let Some(id) = c.id else { continue };
+            match self.inspect_container(&id).await {
+                Ok(info) => out.push(info),
+                // Removed between the list and the inspect: it is gone, which is fine.
+                Err(DockerError::Operation { source, .. }) if is_not_found(&source) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_network(
+        &self,
+        name: &str,
+        internal: bool,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, DockerError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            internal: Some(internal),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_network(request)
+            .await
+            .map_err(DockerError::op("create network", name))?;
+        Ok(created.id)
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), DockerError> {
+        match self.docker.remove_network(id).await {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other.map_err(DockerError::op("remove network", id)),
+        }
+    }
+
+    async fn list_networks(&self, label: &str) -> Result<Vec<NetworkInfo>, DockerError> {
+        let options = ListNetworksOptions {
+            filters: Some(label_filter(label)),
+        };
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(DockerError::op("list networks labelled", label))?;
+        Ok(list
+            .into_iter()
+            .map(|n| NetworkInfo {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                labels: n.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(DockerError::op("inspect image", image)(e)),
+        }
+    }
+
+    async fn import_image(
+        &self,
+        rootfs_tar: Bytes,
+        repo: &str,
+        tag: &str,
+        changes: &[String],
+    ) -> Result<(), DockerError> {
+        let options = CreateImageOptions {
+            from_src: Some("-".to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            changes: changes.to_vec(),
+            ..Default::default()
+        };
+        let target = format!("{repo}:{tag}");
+        self.docker
+            .create_image(Some(options), Some(bollard::body_full(rootfs_tar)), None)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(DockerError::op("import image", target))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! kindproof: reproduce and prove Kubernetes networking behaviour on disposable Kind clusters.
+
+pub mod cli;
+pub mod commands;
+pub mod docker;
+pub mod exit;
+pub mod kind_cli;
+pub mod kind_config;
+pub mod ports;
+pub mod yaml;

@@ -1,0 +1,64 @@
+//! The `kindproof` binary: parse the command line, run the command, map the outcome to a
+//! documented exit code.
+
+use clap::Parser;
+
+use kindproof::cli::{Cli, Command};
+use kindproof::commands;
+use kindproof::exit::{AppError, OK};
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KINDPROOF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kindproof: failed to start the async runtime: {e}");
+            std::process::exit(kindproof::exit::INFRASTRUCTURE);
+        }
+    };
+    let result: Result<(), AppError> = runtime.block_on(async {
+        match cli.command {
+            Command::Validate {
+                kind_version,
+                files,
+            } => commands::validate::run(kind_version, &files),
+            Command::Ports {
+                file,
+                kind_version,
+                json,
+                write,
+                hold,
+            } => {
+                commands::ports::run(commands::ports::Args {
+                    file,
+                    kind_version,
+                    json,
+                    write,
+                    hold,
+                })
+                .await
+            }
+            Command::Doctor => commands::doctor::run().await,
+        }
+    });
+    let code = match result {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("kindproof: {e}");
+            e.exit_code()
+        }
+    };
+    // Drop the runtime (and everything it holds) before exiting.
+    drop(runtime);
+    std::process::exit(code);
+}

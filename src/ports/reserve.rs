@@ -1,0 +1,135 @@
+//! Cross-process port reservations: one lock file per port and protocol under a per-user runtime
+//! directory, held with `flock` for as long as the reservation lives.
+//!
+//! Why: picking a free port by binding port 0 and releasing it (kind's `GetFreePort`,
+//! portpicker) races with every other job on the host doing the same. A held `flock` tells other
+//! kindproof processes the port is taken until the cluster's containers own it, and the kernel
+//! drops the lock when a process dies, so a crashed run never blocks a port.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::kind_config::model::Protocol;
+
+/// Environment variable that moves the reservation directory (tests, shared CI hosts).
+pub const DIR_ENV: &str = "KINDPROOF_RUNTIME_DIR";
+
+/// The directory where reservations live.
+#[derive(Debug, Clone)]
+pub struct ReservationDir {
+    path: PathBuf,
+}
+
+impl ReservationDir {
+    /// `$KINDPROOF_RUNTIME_DIR/ports`, else `$XDG_RUNTIME_DIR/kindproof/ports`, else
+    /// `/tmp/kindproof-<uid>/ports`; created with mode 0700.
+    pub fn default_location() -> io::Result<Self> {
+        let base = if let Some(dir) = std::env::var_os(DIR_ENV) {
+            PathBuf::from(dir)
+        } else if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+            PathBuf::from(dir).join("kindproof")
+        } else {
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            std::env::temp_dir().join(format!("kindproof-{uid}"))
+        };
+        Self::at(base.join("ports"))
+    }
+
+    pub fn at(path: PathBuf) -> io::Result<Self> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)?;
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reserve `port`/`protocol` for this process. `Ok(None)` when another live process holds it.
+    pub fn try_reserve(&self, port: u16, protocol: Protocol) -> io::Result<Option<Reservation>> {
+        let path = self.path.join(format!("{port}-{}", protocol.lower()));
+        // The holder unlinks the file when it releases. A process that opened the old file just
+        // before that could lock an orphaned inode while a third one locks a new file at the
+        // same path; so after locking, the path must still name the inode we locked.
+        for _ in 0..8 {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            let locked = file.metadata()?;
+            match std::fs::metadata(&path) {
+                Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => {
+                    file.set_len(0)?;
+                    writeln!(file, "pid={}", std::process::id())?;
+                    return Ok(Some(Reservation { file, path }));
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A held reservation; released (file unlinked, lock dropped) on drop.
+#[derive(Debug)]
+pub struct Reservation {
+    file: File,
+    path: PathBuf,
+}
+
+impl Reservation {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // Unlink while still holding the lock, so no one can lock this inode and believe it is
+        // the live file; the lock itself goes with the descriptor.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_port_cannot_be_reserved_twice_and_is_freed_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ReservationDir::at(tmp.path().join("ports")).unwrap();
+        let first = dir.try_reserve(40001, Protocol::Tcp).unwrap().unwrap();
+        // flock locks belong to the open file description: a second open in the same process
+        // conflicts just like another process would.
+        assert!(dir.try_reserve(40001, Protocol::Tcp).unwrap().is_none());
+        assert!(dir.try_reserve(40001, Protocol::Udp).unwrap().is_some());
+        let path = first.path().to_path_buf();
+        assert!(path.exists());
+        drop(first);
+        assert!(!path.exists());
+        assert!(dir.try_reserve(40001, Protocol::Tcp).unwrap().is_some());
+    }
+
+    #[test]
+    fn directory_is_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ReservationDir::at(tmp.path().join("a/ports")).unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+}

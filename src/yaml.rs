@@ -1,0 +1,171 @@
+//! Strict YAML loading with errors that name the file, line, column and field path.
+//!
+//! Every YAML input of kindproof (kind configs now, scenarios later) goes through here, so a
+//! user always gets `file:line:column: field.path: what is wrong`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::{Location, Spanned};
+
+/// Where in a YAML file something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub file: PathBuf,
+    /// 1-based; 0 when the position is unknown.
+    pub line: u64,
+    /// 1-based; 0 when the position is unknown.
+    pub column: u64,
+}
+
+impl Position {
+    pub fn new(file: &Path, location: Location) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: location.line(),
+            column: location.column(),
+        }
+    }
+
+    pub fn of<T>(file: &Path, spanned: &Spanned<T>) -> Self {
+        Self::new(file, spanned.referenced)
+    }
+
+    /// The start of a file, for problems that belong to the whole document.
+    pub fn file_start(file: &Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+}
+
+/// A problem in an input file, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{position}: {field}: {message}")]
+pub struct LocatedError {
+    pub position: Position,
+    /// The field path, e.g. `nodes[0].extraPortMappings[1].hostPort`; `(document)` for the root.
+    pub field: String,
+    pub message: String,
+}
+
+impl LocatedError {
+    pub fn new(position: Position, field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        Self {
+            position,
+            field: if field.is_empty() {
+                "(document)".to_string()
+            } else {
+                field
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// Deserialize one YAML document strictly, with a located error on failure.
+pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, LocatedError> {
+    let mut path = String::new();
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+            path = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    result.map_err(|err| {
+        let position = err
+            .location()
+            .map(|l| Position::new(file, l))
+            .unwrap_or_else(|| Position::file_start(file));
+        LocatedError::new(position, clean_path(&path), clean_message(&err))
+    })
+}
+
+/// `Spanned<T>` adds a `.value` segment to the path that the user never wrote.
+fn clean_path(path: &str) -> String {
+    let path = if path == "." { "" } else { path };
+    path.replace(".value", "")
+}
+
+/// The parser's own message without its snippet and trailing position (we print the position
+/// ourselves, first, in the usual `file:line:col` form).
+fn clean_message(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    let text = text.trim();
+    match text.rfind(" at line ") {
+        Some(idx) if text[idx..].contains(", column ") => text[..idx].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Inner {
+        port: Spanned<i32>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        items: Vec<Inner>,
+    }
+
+    #[test]
+    fn unknown_field_is_located_with_its_path() {
+        let err =
+            from_str::<Outer>(Path::new("f.yaml"), "items:\n- port: 1\n- bogus: 2\n").unwrap_err();
+        assert_eq!(err.position.line, 3);
+        assert_eq!(err.position.column, 3);
+        assert_eq!(err.field, "items[1].bogus");
+        assert!(
+            err.message.contains("unknown field `bogus`"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("at line"), "{}", err.message);
+        assert_eq!(
+            err.to_string(),
+            format!("f.yaml:3:3: items[1].bogus: {}", err.message)
+        );
+    }
+
+    #[test]
+    fn wrong_type_path_drops_the_spanned_segment() {
+        let err = from_str::<Outer>(Path::new("f.yaml"), "items:\n- port: [1]\n").unwrap_err();
+        assert_eq!(err.field, "items[0].port");
+        assert_eq!(err.position.line, 2);
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let err = from_str::<Outer>(Path::new("f.yaml"), "items: [\n").unwrap_err();
+        assert_eq!(err.position.line, 1);
+        assert!(err.message.contains("bracket"), "{}", err.message);
+    }
+
+    #[test]
+    fn spanned_values_keep_their_location() {
+        let outer = from_str::<Outer>(Path::new("f.yaml"), "items:\n- port: 80\n").unwrap();
+        let pos = Position::of(Path::new("f.yaml"), &outer.items[0].port);
+        assert_eq!((pos.line, pos.column), (2, 9));
+    }
+}
