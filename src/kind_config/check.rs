@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::defaults::with_defaults;
 use super::model::{Cluster, unspanned};
-use super::validate::{self, Problem};
+use super::validate::{self, Cause, Problem};
 use super::version::{KindVersion, Rules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,20 @@ impl ConfigCheck {
         let blocking = if problems.is_empty() {
             Vec::new()
         } else {
-            validate::problems(file, &as_resolved(&defaulted, rules), rules)
+            // What is left: the problems as written that resolution does not remove, and any
+            // the resolved config has on other fields (kind stops at the first duplicate, so a
+            // random-port duplicate can hide a fixed one behind it).
+            let mut left: Vec<Problem> = problems
+                .iter()
+                .filter(|p| p.cause != Cause::RandomPortDuplicate)
+                .cloned()
+                .collect();
+            for p in validate::problems(file, &as_resolved(&defaulted, rules), rules) {
+                if !left.iter().any(|l| l.field == p.field) {
+                    left.push(p);
+                }
+            }
+            left
         };
         Self {
             version,
@@ -120,6 +133,29 @@ mod tests {
         assert_eq!(c.verdict(), Verdict::Invalid);
         assert_eq!(c.blocking.len(), 1);
         assert!(c.blocking[0].message.ends_with("<nil>:8080/"));
+    }
+
+    #[test]
+    fn a_fixed_duplicate_hidden_behind_a_random_one_is_still_found() {
+        // kind 0.20 reports only the first duplicate (the random pair); after resolution the
+        // fixed pair behind it is what kind would reject.
+        let body = "nodes:\n- extraPortMappings:\n  - containerPort: 80\n    listenAddress: 127.0.0.1\n  - containerPort: 81\n    listenAddress: 127.0.0.1\n  - containerPort: 82\n    hostPort: 9000\n    listenAddress: 127.0.0.1\n  - containerPort: 83\n    hostPort: 9000\n    listenAddress: 127.0.0.1\n";
+        let c = verdict("0.20.0", body);
+        assert_eq!(c.verdict(), Verdict::Invalid);
+        assert_eq!(c.problems.len(), 1);
+        assert!(c.problems[0].message.ends_with("127.0.0.1:0/"));
+        assert_eq!(c.blocking.len(), 1);
+        assert!(c.blocking[0].message.ends_with("127.0.0.1:9000/"));
+    }
+
+    #[test]
+    fn kindproof_only_problems_keep_their_own_message() {
+        let body = "nodes:\n- extraPortMappings:\n  - containerPort: 80\n    listenAddress: my-host\n";
+        let c = verdict("0.33.0", body);
+        assert_eq!(c.kind_message, None, "kind 0.33 accepts it");
+        assert_eq!(c.verdict(), Verdict::Invalid);
+        assert_eq!(c.blocking.len(), 1);
+        assert_eq!(c.blocking[0].cause, Cause::KindproofOnly);
     }
 
     #[test]
