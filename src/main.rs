@@ -58,7 +58,8 @@ fn main() {
             e.exit_code()
         }
     };
-    // Drop the runtime (and everything it holds) before exiting.
-    drop(runtime);
+    // Everything a command holds (reservations, sockets) was dropped with its future; do not
+    // wait for blocking threads (a stdin reader) that may never finish.
+    runtime.shutdown_background();
     std::process::exit(code);
 }

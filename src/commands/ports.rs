@@ -34,6 +34,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<(), AppError> {
+    // With --hold, the signal handlers must exist before the ports are printed: a caller may
+    // send SIGTERM as soon as it has read them.
+    let hold = if args.hold {
+        Some(Hold::listen()?)
+    } else {
+        None
+    };
     let (version, _) = rules_version(args.kind_version)?;
     let loaded = match load_file(&args.file) {
         Ok(l) => l,
@@ -86,8 +93,8 @@ pub async fn run(args: Args) -> Result<(), AppError> {
         .map_err(AppError::io("write to standard output"))?;
     drop(stdout);
 
-    if args.hold {
-        hold_until_stdin_closes().await?;
+    if let Some(hold) = hold {
+        hold.until_stdin_closes().await?;
     }
     drop(resolution);
     Ok(())
@@ -176,23 +183,37 @@ fn write_config(out: &Path, cluster: &crate::kind_config::model::Cluster) -> Res
     Ok(())
 }
 
-async fn hold_until_stdin_closes() -> Result<(), AppError> {
-    use tokio::io::AsyncReadExt;
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(AppError::io("listen for SIGTERM"))?;
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 256];
-    let eof = async {
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+/// Waits for the end of `--hold`: standard input closing (done) or SIGINT/SIGTERM (interrupted).
+struct Hold {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Hold {
+    fn listen() -> Result<Self, AppError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(AppError::io("listen for SIGINT"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(AppError::io("listen for SIGTERM"))?,
+        })
+    }
+
+    async fn until_stdin_closes(mut self) -> Result<(), AppError> {
+        // A plain thread, not tokio's stdin: its blocking read would keep the runtime from
+        // shutting down after a signal. The process exits without waiting for this thread.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 256];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+        tokio::select! {
+            _ = rx => Ok(()),
+            _ = self.interrupt.recv() => Err(AppError::Interrupted),
+            _ = self.terminate.recv() => Err(AppError::Interrupted),
         }
-    };
-    tokio::select! {
-        () = eof => Ok(()),
-        _ = tokio::signal::ctrl_c() => Err(AppError::Interrupted),
-        _ = term.recv() => Err(AppError::Interrupted),
     }
 }

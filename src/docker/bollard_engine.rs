@@ -28,12 +28,16 @@ impl BollardEngine {
     /// Connect with Docker's usual defaults (`DOCKER_HOST`, else the local socket) and agree on
     /// an API version with the engine.
     pub async fn connect() -> Result<Self, DockerError> {
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|source| DockerError::Connect { source })?;
+        let docker =
+            Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect {
+                source: Box::new(source),
+            })?;
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|source| DockerError::Connect { source })?;
+            .map_err(|source| DockerError::Connect {
+                source: Box::new(source),
+            })?;
         Ok(Self { docker })
     }
 }

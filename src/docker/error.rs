@@ -8,7 +8,7 @@ pub enum DockerError {
     )]
     Connect {
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("failed to {operation} {target}: {source}")]
     Operation {
@@ -17,7 +17,7 @@ pub enum DockerError {
         /// What it was done to: a container name or id, a network, an image.
         target: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("failed to read the ports of container {target}: {detail}")]
     Ports { target: String, detail: String },
@@ -38,7 +38,7 @@ impl DockerError {
         move |source| Self::Operation {
             operation,
             target,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -54,10 +54,12 @@ impl DockerError {
     /// The engine's HTTP status, when it answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Operation {
-                source: bollard::errors::Error::DockerResponseServerError { status_code, .. },
-                ..
-            } => Some(*status_code),
+            Self::Operation { source, .. } => match **source {
+                bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+                    Some(status_code)
+                }
+                _ => None,
+            },
             _ => None,
         }
     }

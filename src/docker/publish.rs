@@ -233,10 +233,10 @@ mod tests {
         DockerError::Operation {
             operation: "start container",
             target: "x".into(),
-            source: bollard::errors::Error::DockerResponseServerError {
+            source: Box::new(bollard::errors::Error::DockerResponseServerError {
                 status_code: 500,
                 message: message.into(),
-            },
+            }),
         }
     }
 

@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn kindproof_only_problems_keep_their_own_message() {
-        let body = "nodes:\n- extraPortMappings:\n  - containerPort: 80\n    listenAddress: my-host\n";
+        let body =
+            "nodes:\n- extraPortMappings:\n  - containerPort: 80\n    listenAddress: my-host\n";
         let c = verdict("0.33.0", body);
         assert_eq!(c.kind_message, None, "kind 0.33 accepts it");
         assert_eq!(c.verdict(), Verdict::Invalid);

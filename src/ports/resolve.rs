@@ -107,6 +107,11 @@ impl Resolution {
         self.sockets.clear();
     }
 
+    /// Release the cross-process reservations: call once the containers own the ports.
+    pub fn release_reservations(&mut self) {
+        self.reservations.clear();
+    }
+
     pub fn reservation_count(&self) -> usize {
         self.reservations.len()
     }

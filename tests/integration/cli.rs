@@ -1,0 +1,164 @@
+//! The command line end to end: help and exit codes, `ports` output and `--write`.
+
+use crate::support::{fixture, kindproof, root, text};
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = kindproof().arg("--help").output().unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    for line in [
+        "0    success",
+        "2    invalid input",
+        "3    infrastructure error",
+        "130  interrupted",
+    ] {
+        assert!(
+            stdout.contains(line),
+            "{line:?} missing from --help:\n{stdout}"
+        );
+    }
+    for sub in ["validate", "ports", "doctor"] {
+        let out = kindproof().args([sub, "--help"]).output().unwrap();
+        assert!(text(&out).0.contains("Exit codes:"), "{sub} --help");
+    }
+}
+
+#[test]
+fn a_missing_file_is_invalid_input() {
+    let out = kindproof()
+        .args(["validate", "--kind-version", "0.33.0", "no/such/file.yaml"])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout.contains("failed to read kind config no/such/file.yaml"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_kind_version_flag_is_rejected_by_the_parser() {
+    let out = kindproof()
+        .args(["validate", "--kind-version", "x.y", "kind-configs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("not a kind version"));
+}
+
+#[test]
+fn validate_accepts_directories_and_every_shipped_config_passes() {
+    for v in ["0.18.0", "0.21.0", "0.22.0", "0.33.0"] {
+        let out = kindproof()
+            .args(["validate", "--kind-version", v])
+            .arg(root().join("kind-configs"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{v}: {stdout}{stderr}");
+        assert!(stdout.contains("checking 4 kind config(s)"), "{stdout}");
+    }
+}
+
+#[test]
+fn infrastructure_errors_exit_3_with_a_fix() {
+    let out = kindproof()
+        .env("DOCKER_HOST", "unix:///nonexistent/kindproof-test.sock")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("failed to connect to the Docker engine"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("make docker-up"), "{stderr}");
+}
+
+#[test]
+fn ports_json_lists_every_mapping_and_write_produces_a_loadable_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let written = tmp.path().join("out.yaml");
+    let out = kindproof()
+        .env("KINDPROOF_RUNTIME_DIR", tmp.path())
+        .args(["ports", "--json", "--kind-version", "0.20.0", "--write"])
+        .arg(&written)
+        .arg(fixture("valid-minus-one.yaml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let mappings = v["mappings"].as_array().unwrap();
+    assert_eq!(mappings.len(), 2);
+    for m in mappings {
+        // kind 0.20 rejects repeated -1, so kindproof picked them and says so.
+        assert_eq!(m["how"], "picked");
+        assert_eq!(m["requested"], -1);
+        assert!(m["note"].as_str().unwrap().contains("-1"));
+        assert!(m["hostPort"].as_u64().unwrap() > 0);
+    }
+    let resolved = std::fs::read_to_string(&written).unwrap();
+    for m in mappings {
+        assert!(
+            resolved.contains(&format!("hostPort: {}", m["hostPort"])),
+            "{resolved}"
+        );
+    }
+    // The written config is itself valid under the rules that rejected the original.
+    let again = kindproof()
+        .args(["validate", "--kind-version", "0.20.0"])
+        .arg(&written)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&again);
+    assert!(
+        stdout.contains(&format!("ok     {}\n", written.display())),
+        "{stdout}"
+    );
+    // Reservations are released at exit: nothing is left in the directory.
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("ports"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn ports_table_says_who_picks_each_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kindproof()
+        .env("KINDPROOF_RUNTIME_DIR", tmp.path())
+        .args(["ports", "--kind-version", "0.33.0"])
+        .arg(root().join("kind-configs/random-minus-one.yaml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("NODE"), "{stdout}");
+    assert_eq!(
+        stdout.matches("runtime (Docker picks").count(),
+        2,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ports_refuses_an_invalid_config_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kindproof()
+        .env("KINDPROOF_RUNTIME_DIR", tmp.path())
+        .args(["ports", "--kind-version", "0.33.0"])
+        .arg(fixture("invalid-fixed-duplicate.yaml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("nodes[0].extraPortMappings[1].hostPort"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+}

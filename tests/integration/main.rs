@@ -1,0 +1,10 @@
+//! The integration suite, one binary: the CLI end to end, the bad-input corpus, kind's real CLI
+//! (behind a Docker guard that refuses pulls), and the Docker tests (`docker_*`) against a real
+//! engine.
+
+mod cli;
+mod corpus;
+mod docker_ports;
+mod kind_conformance;
+mod parallel;
+mod support;

@@ -1,0 +1,208 @@
+//! Helpers shared by the integration tests: running the binary, fixtures, the kind binary
+//! behind a Docker guard, the locally built test image, and label-based cleanup checks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kindproof::docker::api::Engine;
+use kindproof::docker::bollard_engine::BollardEngine;
+use kindproof::docker::image::{RootfsEntry, ensure_imported};
+use kindproof::docker::labels;
+
+pub fn kindproof() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kindproof"));
+    // Tests choose their kind binary and reservation directory explicitly.
+    c.env_remove("KINDPROOF_KIND").env("KINDPROOF_LOG", "warn");
+    c
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/kind-configs").join(name)
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+/// The kind binary `make kind` installs (or `KINDPROOF_TEST_KIND`). Tests that need it fail
+/// with instructions rather than skip.
+pub fn kind_bin() -> PathBuf {
+    let path = std::env::var_os("KINDPROOF_TEST_KIND")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/bin/kind"));
+    assert!(
+        path.is_file(),
+        "kind binary not found at {}: run `make kind` (or set KINDPROOF_TEST_KIND)",
+        path.display()
+    );
+    path
+}
+
+/// A directory to put first on kind's PATH: a `docker` that forwards only read-only calls
+/// (`info`, `version`, `ps`) to the real client and refuses everything else — so kind can
+/// validate a config for real, but can never pull an image or create a container.
+pub struct DockerGuard {
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl DockerGuard {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls.log");
+        let real = which("docker").expect("a docker client on PATH");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$1\" in\n  info|version|-v|ps) exec '{real}' \"$@\" ;;\nesac\necho \"docker guard: refusing 'docker $*'\" >&2\nexit 1\n",
+            log = log.display(),
+            real = real.display()
+        );
+        let path = dir.path().join("docker");
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self { dir, log }
+    }
+
+    /// `kind ARGS` with only the guard and kind on PATH.
+    pub fn kind(&self, args: &[&str]) -> Output {
+        let kind = kind_bin();
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            kind.parent().unwrap().display()
+        );
+        Command::new(&kind)
+            .args(args)
+            .env("PATH", path)
+            .env_remove("KIND_EXPERIMENTAL_PROVIDER")
+            .output()
+            .unwrap()
+    }
+
+    pub fn calls(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+pub fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The test image: Debian's static busybox in an otherwise empty root filesystem, imported
+/// locally (never pulled).
+pub const TEST_IMAGE_REPO: &str = "kindproof-test/busybox";
+
+pub async fn test_image(engine: &BollardEngine) -> String {
+    let busybox = Path::new("/bin/busybox");
+    let bytes = std::fs::read(busybox)
+        .expect("/bin/busybox (Debian's busybox-static; `make docker-up` installs it)");
+    let tag = format!("{:016x}", fnv1a(&bytes));
+    let mut entries = vec![
+        RootfsEntry::Dir { path: "bin".into() },
+        RootfsEntry::Dir { path: "www".into() },
+        RootfsEntry::Dir { path: "tmp".into() },
+        RootfsEntry::File {
+            path: "bin/busybox".into(),
+            contents: bytes,
+            mode: 0o755,
+        },
+    ];
+    for tool in ["sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup"] {
+        entries.push(RootfsEntry::Symlink {
+            path: format!("bin/{tool}"),
+            target: "busybox".into(),
+        });
+    }
+    ensure_imported(engine, TEST_IMAGE_REPO, &tag, &entries, &[])
+        .await
+        .expect("import the test image");
+    format!("{TEST_IMAGE_REPO}:{tag}")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Everything a test creates carries its run id. On drop (also on panic) whatever is left is
+/// removed through the Docker CLI, so a failing test does not leak either.
+pub struct RunScope {
+    pub run_id: String,
+}
+
+impl RunScope {
+    pub fn new() -> Self {
+        Self {
+            run_id: labels::new_run_id(),
+        }
+    }
+
+    pub fn labels(&self) -> HashMap<String, String> {
+        labels::for_run(&self.run_id)
+    }
+
+    pub fn filter(&self) -> String {
+        labels::run_filter(&self.run_id)
+    }
+
+    /// Remove everything of this run through the engine, then prove nothing is left.
+    pub async fn teardown(&self, engine: &BollardEngine) {
+        for c in engine.list_containers(&self.filter()).await.unwrap() {
+            engine.remove_container(&c.id).await.unwrap();
+        }
+        for n in engine.list_networks(&self.filter()).await.unwrap() {
+            engine.remove_network(&n.id).await.unwrap();
+        }
+        assert!(
+            engine
+                .list_containers(&self.filter())
+                .await
+                .unwrap()
+                .is_empty(),
+            "containers left behind"
+        );
+        assert!(
+            engine
+                .list_networks(&self.filter())
+                .await
+                .unwrap()
+                .is_empty(),
+            "networks left behind"
+        );
+    }
+}
+
+impl Drop for RunScope {
+    fn drop(&mut self) {
+        let filter = format!("label={}", self.filter());
+        if let Ok(o) = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+        {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+        if let Ok(o) = Command::new("docker")
+            .args(["network", "ls", "-q", "--filter", &filter])
+            .output()
+        {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["network", "rm", id]).output();
+            }
+        }
+    }
+}
