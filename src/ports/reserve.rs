@@ -126,6 +126,21 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_left_by_a_dead_process_is_taken_over() {
+        // A killed process leaves its file behind, but the kernel dropped its lock.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ReservationDir::at(tmp.path().join("ports")).unwrap();
+        std::fs::write(dir.path().join("40002-tcp"), "pid=999999\n").unwrap();
+        let r = dir.try_reserve(40002, Protocol::Tcp).unwrap();
+        assert!(
+            r.is_some(),
+            "a stale file without a lock must not block the port"
+        );
+        let text = std::fs::read_to_string(dir.path().join("40002-tcp")).unwrap();
+        assert_eq!(text, format!("pid={}\n", std::process::id()));
+    }
+
+    #[test]
     fn directory_is_private() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ReservationDir::at(tmp.path().join("a/ports")).unwrap();
