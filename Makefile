@@ -3,7 +3,11 @@ SHELL := /bin/bash
 KIND_BIN := $(CURDIR)/.tools/bin/kind
 export KINDPROOF_TEST_KIND := $(KIND_BIN)
 
-.PHONY: all build test docker-up kind nextest lint unit demo bench clean-tools
+HOST_TRIPLE := $(shell rustc -vV | sed -n 's/host: //p')
+PROBE_BIN := $(CURDIR)/target/$(HOST_TRIPLE)/release/kindproof-probe
+export KINDPROOF_PROBE_BIN := $(PROBE_BIN)
+
+.PHONY: all build test docker-up kind probe nextest lint unit demo bench clean-tools
 
 all: build
 
@@ -18,16 +22,24 @@ docker-up:
 kind:
 	./scripts/fetch-kind.sh
 
+## The in-cluster probe, statically linked (an image FROM scratch runs it). --target keeps
+## crt-static away from build scripts and proc-macros.
+probe:
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+	  cargo build --release -p kindproof-probe --target $(HOST_TRIPLE)
+	@file_out=$$(ldd $(PROBE_BIN) 2>&1 || true); echo "probe: $$file_out"; \
+	  case "$$file_out" in *"not a dynamic executable"*|*"statically linked"*) ;; *) echo "probe is not static" >&2; exit 1;; esac
+
 nextest:
 	@command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --workspace -- -D warnings
 
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
-test: docker-up kind nextest lint
-	cargo nextest run --no-fail-fast
+test: docker-up kind probe nextest lint
+	cargo nextest run --workspace --no-fail-fast
 
 ## Unit tests only: no Docker, no kind.
 unit: nextest

@@ -54,7 +54,23 @@ pub enum Command {
         #[arg(long)]
         hold: bool,
     },
+    /// The probe image kindproof runs in clusters and test containers
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Image(ImageCommand),
     /// Check the environment: Docker engine, kind, kubectl, port reservation directory
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build kindproof/probe:<version> FROM scratch around the static kindproof-probe binary
+    /// (no registry, no network); skipped when an image with the same binary exists
+    #[command(after_help = EXIT_CODES_HELP)]
+    Build {
+        /// The static kindproof-probe binary [default: $KINDPROOF_PROBE_BIN, beside kindproof,
+        /// or the `make probe` output]
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+    },
 }

@@ -40,6 +40,8 @@ pub enum AppError {
     Publish(#[from] PublishError),
     #[error(transparent)]
     KindCli(#[from] KindCliError),
+    #[error(transparent)]
+    ProbeImage(#[from] crate::probe_image::ProbeImageError),
     #[error("failed to {what}: {source}")]
     Io {
         what: String,
@@ -59,6 +61,7 @@ impl AppError {
             | Self::Ports(_)
             | Self::Publish(_)
             | Self::KindCli(_)
+            | Self::ProbeImage(_)
             | Self::Io { .. } => INFRASTRUCTURE,
         }
     }

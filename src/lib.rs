@@ -7,4 +7,5 @@ pub mod exit;
 pub mod kind_cli;
 pub mod kind_config;
 pub mod ports;
+pub mod probe_image;
 pub mod yaml;

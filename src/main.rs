@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-use kindproof::cli::{Cli, Command};
+use kindproof::cli::{Cli, Command, ImageCommand};
 use kindproof::commands;
 use kindproof::exit::{AppError, OK};
 
@@ -47,6 +47,9 @@ fn main() {
                     hold,
                 })
                 .await
+            }
+            Command::Image(ImageCommand::Build { binary }) => {
+                commands::image::build(binary.as_deref()).await
             }
             Command::Doctor => commands::doctor::run().await,
         }

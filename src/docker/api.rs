@@ -31,6 +31,8 @@ pub struct ContainerSpec {
     pub publish: Vec<Publish>,
     /// A network to attach to instead of the default bridge.
     pub network: Option<String>,
+    /// Network aliases on `network` (resolvable through Docker's embedded DNS).
+    pub aliases: Vec<String>,
     /// Seconds Docker waits after the stop signal before killing, on stop and restart.
     pub stop_timeout: Option<i64>,
 }
@@ -78,6 +80,10 @@ pub trait Engine: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<ContainerInfo, DockerError>> + Send;
+    /// Wait until the container stops; its exit code.
+    fn wait_container(&self, id: &str) -> impl Future<Output = Result<i64, DockerError>> + Send;
+    /// The container's stdout and stderr so far.
+    fn logs(&self, id: &str) -> impl Future<Output = Result<(String, String), DockerError>> + Send;
     /// Force-remove a container and its anonymous volumes; a missing container is not an error.
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
     /// All containers (running or not) carrying the `key=value` label.
@@ -98,6 +104,18 @@ pub trait Engine: Send + Sync {
         label: &str,
     ) -> impl Future<Output = Result<Vec<NetworkInfo>, DockerError>> + Send;
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
+    /// The labels of a local image; `None` when there is no such image.
+    fn image_labels(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<HashMap<String, String>>, DockerError>> + Send;
+    /// Build `tag` from an in-memory tar context holding a Dockerfile, with the network off and
+    /// no pull (the context must be `FROM scratch` or use local images only).
+    fn build_image(
+        &self,
+        context_tar: Bytes,
+        tag: &str,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
     /// `docker import`: make image `repo:tag` from a root filesystem tarball.
     fn import_image(
         &self,

@@ -5,12 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, NetworkCreateRequest, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HostConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions,
-    ListNetworksOptions, RemoveContainerOptions, RestartContainerOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
+    ListContainersOptions, ListNetworksOptions, LogsOptions, RemoveContainerOptions,
+    RestartContainerOptions, WaitContainerOptions,
 };
 use bytes::Bytes;
 use futures_util::TryStreamExt;
@@ -134,6 +137,18 @@ impl Engine for BollardEngine {
                 network_mode: spec.network.clone(),
                 ..Default::default()
             }),
+            networking_config: match (&spec.network, spec.aliases.is_empty()) {
+                (Some(net), false) => Some(NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        net.clone(),
+                        EndpointSettings {
+                            aliases: Some(spec.aliases.clone()),
+                            ..Default::default()
+                        },
+                    )])),
+                }),
+                _ => None,
+            },
             ..Default::default()
         };
         let options = CreateContainerOptions {
@@ -173,6 +188,43 @@ impl Engine for BollardEngine {
             .await
             .map_err(DockerError::op("inspect container", id))?;
         info_from_inspect(id, inspect)
+    }
+
+    async fn wait_container(&self, id: &str) -> Result<i64, DockerError> {
+        let waited = self
+            .docker
+            .wait_container(id, None::<WaitContainerOptions>)
+            .try_collect::<Vec<_>>()
+            .await;
+        match waited {
+            Ok(r) => Ok(r.last().map(|w| w.status_code).unwrap_or(0)),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => Ok(code),
+            Err(e) => Err(DockerError::op("wait for container", id)(e)),
+        }
+    }
+
+    async fn logs(&self, id: &str) -> Result<(String, String), DockerError> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "all".to_string(),
+            ..Default::default()
+        };
+        let parts = self
+            .docker
+            .logs(id, Some(options))
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(DockerError::op("read the logs of container", id))?;
+        let (mut out, mut err) = (String::new(), String::new());
+        for p in parts {
+            match p {
+                LogOutput::StdErr { message } => err.push_str(&String::from_utf8_lossy(&message)),
+                other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+            }
+        }
+        Ok((out, err))
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
@@ -264,6 +316,34 @@ impl Engine for BollardEngine {
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(DockerError::op("inspect image", image)(e)),
         }
+    }
+
+    async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<HashMap<String, String>>, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(DockerError::op("inspect image", image)(e)),
+        }
+    }
+
+    async fn build_image(&self, context_tar: Bytes, tag: &str) -> Result<(), DockerError> {
+        let options = BuildImageOptions {
+            dockerfile: "Dockerfile".to_string(),
+            t: Some(tag.to_string()),
+            rm: true,
+            forcerm: true,
+            networkmode: Some("none".to_string()),
+            ..Default::default()
+        };
+        self.docker
+            .build_image(options, None, Some(bollard::body_full(context_tar)))
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(DockerError::op("build image", tag))?;
+        Ok(())
     }
 
     async fn import_image(

@@ -282,6 +282,12 @@ mod tests {
                 addresses: BTreeMap::new(),
             })
         }
+        async fn wait_container(&self, _: &str) -> Result<i64, DockerError> {
+            Ok(0)
+        }
+        async fn logs(&self, _: &str) -> Result<(String, String), DockerError> {
+            Ok((String::new(), String::new()))
+        }
         async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
             self.removed.lock().unwrap().push(id.into());
             Ok(())
@@ -305,6 +311,15 @@ mod tests {
         }
         async fn image_exists(&self, _: &str) -> Result<bool, DockerError> {
             Ok(true)
+        }
+        async fn image_labels(
+            &self,
+            _: &str,
+        ) -> Result<Option<HashMap<String, String>>, DockerError> {
+            Ok(None)
+        }
+        async fn build_image(&self, _: Bytes, _: &str) -> Result<(), DockerError> {
+            Ok(())
         }
         async fn import_image(
             &self,

@@ -5,6 +5,7 @@
 mod cli;
 mod corpus;
 mod docker_ports;
+mod docker_probe;
 mod kind_conformance;
 mod parallel;
 mod support;

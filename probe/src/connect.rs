@@ -1,0 +1,217 @@
+//! `connect`: N fresh connections per target (a new connection each time, since conntrack pins
+//! a connection to one backend), tallying which identity answered, how many were refused or
+//! timed out, and latency percentiles. One JSON summary per target.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use crate::out::{emit, millis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Http,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The identity key (pod name, else hostname) that answered.
+    Answered(String),
+    Refused,
+    Timeout,
+    /// Connected, but the answer was not an identity.
+    BadAnswer(String),
+    Error(String),
+}
+
+/// Tally of one target.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Tally {
+    pub backends: BTreeMap<String, u64>,
+    pub refused: u64,
+    pub timeout: u64,
+    pub bad_answer: u64,
+    pub errors: u64,
+    pub latencies_ms: Vec<f64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, outcome: Outcome, latency: Duration) {
+        match outcome {
+            Outcome::Answered(who) => {
+                *self.backends.entry(who).or_default() += 1;
+                self.latencies_ms.push(millis(latency));
+            }
+            Outcome::Refused => self.refused += 1,
+            Outcome::Timeout => self.timeout += 1,
+            Outcome::BadAnswer(_) => self.bad_answer += 1,
+            Outcome::Error(_) => self.errors += 1,
+        }
+    }
+
+    /// The `q`-quantile (0..=1) of answered latencies, nearest rank.
+    pub fn percentile(&self, q: f64) -> Option<f64> {
+        if self.latencies_ms.is_empty() {
+            return None;
+        }
+        let mut v = self.latencies_ms.clone();
+        v.sort_by(f64::total_cmp);
+        let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        Some(v[rank - 1])
+    }
+}
+
+/// One fresh connection to `target`.
+pub async fn attempt(target: SocketAddr, proto: Proto, timeout: Duration) -> Outcome {
+    let work = async {
+        let mut stream = match TcpStream::connect(target).await {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Outcome::Refused,
+            Err(e) => return Outcome::Error(e.to_string()),
+        };
+        let _ = stream.set_nodelay(true);
+        if proto == Proto::Http {
+            let req =
+                format!("GET /identity HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+            if let Err(e) = stream.write_all(req.as_bytes()).await {
+                return Outcome::Error(e.to_string());
+            }
+        }
+        let mut buf = Vec::with_capacity(512);
+        if let Err(e) = stream.read_to_end(&mut buf).await {
+            return match e.kind() {
+                std::io::ErrorKind::ConnectionReset if buf.is_empty() => Outcome::Refused,
+                _ => Outcome::Error(e.to_string()),
+            };
+        }
+        identity_of(&buf)
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(o) => o,
+        Err(_) => Outcome::Timeout,
+    }
+}
+
+/// The identity key in a raw JSON line or an HTTP response whose body is one.
+pub fn identity_of(answer: &[u8]) -> Outcome {
+    let text = String::from_utf8_lossy(answer);
+    let body = match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/") => body,
+        _ => &text,
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body.trim()) else {
+        return Outcome::BadAnswer(text.chars().take(80).collect());
+    };
+    match v["pod"].as_str().or(v["hostname"].as_str()) {
+        Some(who) => Outcome::Answered(who.to_string()),
+        None => Outcome::BadAnswer(text.chars().take(80).collect()),
+    }
+}
+
+/// Run `count` connections per target with at most `concurrency` in flight; print a summary
+/// per target. Returns the tallies in target order.
+pub async fn run(
+    targets: &[SocketAddr],
+    count: u64,
+    concurrency: usize,
+    timeout: Duration,
+    proto: Proto,
+) -> Vec<Tally> {
+    let mut out = Vec::new();
+    for &target in targets {
+        let started = Instant::now();
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            set.spawn(async move {
+                let t = Instant::now();
+                let o = attempt(target, proto, timeout).await;
+                drop(permit);
+                (o, t.elapsed())
+            });
+        }
+        let mut tally = Tally::default();
+        while let Some(r) = set.join_next().await {
+            let (o, latency) = r.expect("connection task");
+            tally.add(o, latency);
+        }
+        let elapsed = started.elapsed();
+        emit(
+            "connect-summary",
+            json!({
+                "target": target.to_string(),
+                "proto": if proto == Proto::Http {"http"} else {"tcp"},
+                "attempts": count,
+                "answered": tally.backends.values().sum::<u64>(),
+                "backends": tally.backends,
+                "refused": tally.refused,
+                "timeout": tally.timeout,
+                "bad_answer": tally.bad_answer,
+                "errors": tally.errors,
+                "latency_ms": {
+                    "p50": tally.percentile(0.5),
+                    "p90": tally.percentile(0.9),
+                    "p99": tally.percentile(0.99),
+                },
+                "elapsed_ms": millis(elapsed),
+                "per_second": count as f64 / elapsed.as_secs_f64().max(1e-9),
+            }),
+        );
+        out.push(tally);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_identity_from_raw_and_http_answers() {
+        assert_eq!(
+            identity_of(b"{\"pod\":\"a\",\"hostname\":\"h\"}\n"),
+            Outcome::Answered("a".into())
+        );
+        assert_eq!(
+            identity_of(b"{\"pod\":null,\"hostname\":\"h\"}\n"),
+            Outcome::Answered("h".into())
+        );
+        assert_eq!(
+            identity_of(b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"hostname\":\"x\"}\n"),
+            Outcome::Answered("x".into())
+        );
+        assert!(matches!(identity_of(b"hello"), Outcome::BadAnswer(_)));
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let mut t = Tally::default();
+        for ms in 1..=100 {
+            t.add(Outcome::Answered("a".into()), Duration::from_millis(ms));
+        }
+        assert_eq!(t.percentile(0.5), Some(50.0));
+        assert_eq!(t.percentile(0.99), Some(99.0));
+        assert_eq!(t.backends["a"], 100);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_counts_as_refused() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let o = attempt(addr, Proto::Tcp, Duration::from_secs(1)).await;
+        assert_eq!(o, Outcome::Refused);
+    }
+}

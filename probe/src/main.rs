@@ -1,0 +1,173 @@
+//! `kindproof-probe`: the program kindproof runs inside clusters and test containers. It tells
+//! the truth in JSON lines on stdout: which pod answered, when a name first resolved, why a bind
+//! failed. Statically linked, so its image is `FROM scratch` and needs no registry.
+
+mod args;
+mod bind;
+mod connect;
+mod dns;
+mod identity;
+mod out;
+mod serve;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use args::Flags;
+use identity::Identity;
+
+const USAGE: &str = "usage: kindproof-probe MODE [flags]
+  serve   [--tcp PORT]... [--http PORT]... [--udp PORT]... [--address IP] [--quiet]
+  bind    --address HOST:PORT [--quiet]
+  dns     --name NAME [--once | --until-resolved [--deadline 120s] | --for DURATION]
+          [--interval 20ms] [--timeout 2s] [--type A|AAAA]
+  connect --target HOST:PORT [--target ...] --count N [--concurrency C] [--timeout 2s]
+          [--proto tcp|http]
+  version
+Exit codes: 0 done, 1 the probed thing failed (bind failed, name never resolved), 2 usage.";
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let code = match run(&argv) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kindproof-probe: {e}\n{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("failed to start the runtime: {e}"))
+}
+
+fn run(argv: &[String]) -> Result<i32, String> {
+    let Some((mode, rest)) = argv.split_first() else {
+        return Err("no mode given".into());
+    };
+    match mode.as_str() {
+        "serve" => {
+            let f = Flags::parse(rest, &["quiet"])?;
+            f.only(&["tcp", "http", "udp", "address", "quiet"])?;
+            let ip: std::net::IpAddr = f.parsed("address", std::net::IpAddr::from([0, 0, 0, 0]))?;
+            let mut endpoints = Vec::new();
+            for (flag, kind) in [
+                ("tcp", serve::Kind::Tcp),
+                ("http", serve::Kind::Http),
+                ("udp", serve::Kind::Udp),
+            ] {
+                for p in f.all(flag) {
+                    let port: u16 = p
+                        .parse()
+                        .map_err(|_| format!("bad port for --{flag}: {p:?}"))?;
+                    endpoints.push((kind, SocketAddr::new(ip, port)));
+                }
+            }
+            if endpoints.is_empty() {
+                return Err("serve needs at least one --tcp, --http or --udp port".into());
+            }
+            runtime()?.block_on(serve::serve(
+                endpoints,
+                Identity::from_env(),
+                f.has("quiet"),
+            ))?;
+            Ok(0)
+        }
+        "bind" => {
+            let f = Flags::parse(rest, &["quiet"])?;
+            f.only(&["address", "quiet"])?;
+            let text = f.one("address").ok_or("bind needs --address HOST:PORT")?;
+            let addr: SocketAddr = text
+                .parse()
+                .map_err(|_| format!("--address must be IP:PORT, got {text:?}"))?;
+            match bind::flower_bind(addr) {
+                bind::Bound::Failed { errno } => {
+                    bind::report_failure(&text, errno);
+                    Ok(1)
+                }
+                bind::Bound::Listening(listener) => {
+                    out::emit("bind", serde_json::json!({"address": text, "ok": true}));
+                    runtime()?.block_on(serve::serve_listener(
+                        listener,
+                        Identity::from_env(),
+                        f.has("quiet"),
+                    ))?;
+                    Ok(0)
+                }
+            }
+        }
+        "dns" => {
+            let f = Flags::parse(rest, &["once", "until-resolved"])?;
+            f.only(&[
+                "name",
+                "once",
+                "until-resolved",
+                "deadline",
+                "for",
+                "interval",
+                "timeout",
+                "type",
+            ])?;
+            let name = f.one("name").ok_or("dns needs --name NAME")?;
+            let until = if f.has("once") {
+                dns::Until::Once
+            } else if let Some(d) = f.one("for") {
+                dns::Until::For(args::duration(&d)?)
+            } else {
+                dns::Until::Resolved {
+                    deadline: f.duration("deadline", Duration::from_secs(120))?,
+                }
+            };
+            let rtype = match f.one("type").as_deref() {
+                None | Some("A") => hickory_resolver::proto::rr::RecordType::A,
+                Some("AAAA") => hickory_resolver::proto::rr::RecordType::AAAA,
+                Some(t) => return Err(format!("--type must be A or AAAA, got {t:?}")),
+            };
+            let interval = f.duration("interval", Duration::from_millis(20))?;
+            let timeout = f.duration("timeout", Duration::from_secs(2))?;
+            let resolved = runtime()?.block_on(dns::run(&name, rtype, until, interval, timeout))?;
+            Ok(if resolved || matches!(until, dns::Until::For(_)) {
+                0
+            } else {
+                1
+            })
+        }
+        "connect" => {
+            let f = Flags::parse(rest, &[])?;
+            f.only(&["target", "count", "concurrency", "timeout", "proto"])?;
+            let targets = f
+                .all("target")
+                .iter()
+                .map(|t| {
+                    t.parse::<SocketAddr>()
+                        .map_err(|_| format!("--target must be IP:PORT, got {t:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if targets.is_empty() {
+                return Err("connect needs at least one --target".into());
+            }
+            let count: u64 = f.parsed("count", 0)?;
+            if count == 0 {
+                return Err("connect needs --count N (N ≥ 1)".into());
+            }
+            let concurrency: usize = f.parsed("concurrency", 16)?;
+            let timeout = f.duration("timeout", Duration::from_secs(2))?;
+            let proto = match f.one("proto").as_deref() {
+                None | Some("tcp") => connect::Proto::Tcp,
+                Some("http") => connect::Proto::Http,
+                Some(p) => return Err(format!("--proto must be tcp or http, got {p:?}")),
+            };
+            runtime()?.block_on(connect::run(&targets, count, concurrency, timeout, proto));
+            Ok(0)
+        }
+        "version" => {
+            println!("kindproof-probe {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        other => Err(format!("unknown mode {other:?}")),
+    }
+}
