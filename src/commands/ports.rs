@@ -207,7 +207,15 @@ impl Hold {
         std::thread::spawn(move || {
             let mut sink = [0u8; 256];
             let mut stdin = std::io::stdin().lock();
-            while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+            // A signal interrupts the read (EINTR): that is not the end of input.
+            loop {
+                match std::io::Read::read(&mut stdin, &mut sink) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
             let _ = tx.send(());
         });
         tokio::select! {

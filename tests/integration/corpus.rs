@@ -28,14 +28,18 @@ fn header(name: &str) -> Expect {
     }
 }
 
+fn validate(version: &str, path: &std::path::Path) -> std::process::Output {
+    kindproof()
+        .args(["validate", "--kind-version", version])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 fn check_invalid(name: &str) {
     let e = header(name);
     let path = fixture(name);
-    let out = kindproof()
-        .args(["validate", "--kind-version", "0.33.0"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = validate("0.33.0", &path);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     let at = e.at.expect("invalid fixtures name their position");
@@ -57,22 +61,14 @@ fn check_invalid(name: &str) {
 fn check_valid(name: &str) {
     let e = header(name);
     let path = fixture(name);
-    let out = kindproof()
-        .args(["validate", "--kind-version", "0.33.0"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = validate("0.33.0", &path);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
         stdout.contains(&format!("ok     {}\n", path.display())),
         "{stdout}"
     );
-    let old = kindproof()
-        .args(["validate", "--kind-version", "0.21.0"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let old = validate("0.21.0", &path);
     let (stdout, stderr) = text(&old);
     assert_eq!(old.status.code(), Some(0), "{stdout}{stderr}");
     match e.v021.as_deref() {

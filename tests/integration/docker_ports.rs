@@ -121,11 +121,7 @@ async fn docker_publishes_random_ports_and_rereads_them_after_a_restart() {
     let scope = RunScope::new();
     let image = test_image(&engine).await;
     let tmp = tempfile::tempdir().unwrap();
-    let network = format!("kp-test-{}", scope.run_id);
-    engine
-        .create_network(&network, false, &scope.labels())
-        .await
-        .unwrap();
+    let network = scope.network(&engine, false).await;
     let (mut resolver, mut res) = resolve(tmp.path(), CONFIG, OsPicker);
     let name = format!("kp-test-{}-control-plane", scope.run_id);
     let spec = serving(&name, &image, &scope, &network);
@@ -229,11 +225,7 @@ async fn docker_port_taken_by_another_process_is_repicked() {
     let scope = RunScope::new();
     let image = test_image(&engine).await;
     let tmp = tempfile::tempdir().unwrap();
-    let network = format!("kp-test-{}", scope.run_id);
-    engine
-        .create_network(&network, false, &scope.labels())
-        .await
-        .unwrap();
+    let network = scope.network(&engine, false).await;
     // Another process's listener on a port kindproof is about to be offered.
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = squatter.local_addr().unwrap().port();
@@ -267,11 +259,7 @@ async fn docker_fixed_port_taken_is_an_error_that_leaves_nothing() {
     let scope = RunScope::new();
     let image = test_image(&engine).await;
     let tmp = tempfile::tempdir().unwrap();
-    let network = format!("kp-test-{}", scope.run_id);
-    engine
-        .create_network(&network, false, &scope.labels())
-        .await
-        .unwrap();
+    let network = scope.network(&engine, false).await;
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = squatter.local_addr().unwrap().port();
     let config = format!(

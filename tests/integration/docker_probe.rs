@@ -48,11 +48,7 @@ async fn docker_probe_bind_fails_like_flower_and_records_the_errno() {
     let engine = BollardEngine::connect().await.unwrap();
     let scope = RunScope::new();
     probe_image(&engine).await;
-    let network = format!("kp-test-{}", scope.run_id);
-    engine
-        .create_network(&network, true, &scope.labels())
-        .await
-        .unwrap();
+    let network = scope.network(&engine, true).await;
     // TEST-NET-1 is on no interface of the container: bind fails with EADDRNOTAVAIL, and no
     // packet is sent (a bind sends nothing).
     let spec = probe(
@@ -84,11 +80,7 @@ async fn docker_probe_connect_names_the_backend_that_answered() {
     let engine = BollardEngine::connect().await.unwrap();
     let scope = RunScope::new();
     probe_image(&engine).await;
-    let network = format!("kp-test-{}", scope.run_id);
-    engine
-        .create_network(&network, true, &scope.labels())
-        .await
-        .unwrap();
+    let network = scope.network(&engine, true).await;
     let mut addrs = Vec::new();
     for who in ["backend-a", "backend-b"] {
         let env = format!("POD_NAME={who}");

@@ -94,9 +94,12 @@ fn a_held_reservation_ends_on_sigterm_with_exit_130() {
         std::fs::read_dir(tmp.path().join("ports")).unwrap().count(),
         2
     );
+    // Keep stdin open past `wait` (which would close it): the signal alone must end the hold.
+    let stdin = child.stdin.take();
     // SAFETY: kill with a valid pid of our own child and a valid signal.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
+    drop(stdin);
     assert_eq!(status.code(), Some(130));
     assert_eq!(
         std::fs::read_dir(tmp.path().join("ports")).unwrap().count(),

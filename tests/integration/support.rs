@@ -158,6 +158,16 @@ impl RunScope {
         labels::run_filter(&self.run_id)
     }
 
+    /// A bridge network of this run (`internal`: no way out of the host, no published ports).
+    pub async fn network(&self, engine: &BollardEngine, internal: bool) -> String {
+        let name = format!("kp-test-{}", self.run_id);
+        engine
+            .create_network(&name, internal, &self.labels())
+            .await
+            .unwrap();
+        name
+    }
+
     /// Remove everything of this run through the engine, then prove nothing is left.
     pub async fn teardown(&self, engine: &BollardEngine) {
         for c in engine.list_containers(&self.filter()).await.unwrap() {
