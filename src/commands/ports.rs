@@ -51,7 +51,7 @@ pub async fn run(args: Args) -> Result<(), AppError> {
     };
     let check = ConfigCheck::run(&args.file, &loaded.cluster, version);
     if check.verdict() == Verdict::Invalid {
-        let (text, _) = validate::report(&args.file, version);
+        let (text, _) = validate::render(&args.file, &check);
         eprint!("{text}");
         return Err(AppError::InvalidInput(format!(
             "{} is not a usable kind config",

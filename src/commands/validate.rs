@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::AppError;
 use crate::kind_cli::rules_version;
 use crate::kind_config::check::{ConfigCheck, Verdict};
-use crate::kind_config::load::{LoadError, load_file};
+use crate::kind_config::load::load_file;
 use crate::kind_config::validate::Cause;
 use crate::kind_config::version::KindVersion;
 
@@ -38,19 +38,16 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
 
 /// The report for one file, and whether it is usable.
 pub fn report(path: &Path, version: KindVersion) -> (String, bool) {
+    match load_file(path) {
+        Ok(loaded) => render(path, &ConfigCheck::run(path, &loaded.cluster, version)),
+        Err(e) => (format!("error  {e}\n"), false),
+    }
+}
+
+/// The report for a config already checked, and whether it is usable.
+pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
     let mut out = String::new();
-    let loaded = match load_file(path) {
-        Ok(l) => l,
-        Err(LoadError::Invalid(e)) => {
-            let _ = writeln!(out, "error  {e}");
-            return (out, false);
-        }
-        Err(e @ LoadError::Read { .. }) => {
-            let _ = writeln!(out, "error  {e}");
-            return (out, false);
-        }
-    };
-    let check = ConfigCheck::run(path, &loaded.cluster, version);
+    let version = check.version;
     let kind_says = |out: &mut String| {
         if let Some(msg) = &check.kind_message {
             let _ = writeln!(

@@ -103,7 +103,6 @@ pub trait Engine: Send + Sync {
         &self,
         label: &str,
     ) -> impl Future<Output = Result<Vec<NetworkInfo>, DockerError>> + Send;
-    fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
     /// The labels of a local image; `None` when there is no such image.
     fn image_labels(
         &self,

@@ -310,14 +310,6 @@ impl Engine for BollardEngine {
             .collect())
     }
 
-    async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(DockerError::op("inspect image", image)(e)),
-        }
-    }
-
     async fn image_labels(
         &self,
         image: &str,

@@ -50,19 +50,6 @@ impl DockerError {
         };
         parse_port_conflict(&message)
     }
-
-    /// The engine's HTTP status, when it answered with one.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Operation { source, .. } => match **source {
-                bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
-                    Some(status_code)
-                }
-                _ => None,
-            },
-            _ => None,
-        }
-    }
 }
 
 /// A host port someone else already has.

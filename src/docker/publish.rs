@@ -309,9 +309,6 @@ mod tests {
         async fn list_networks(&self, _: &str) -> Result<Vec<NetworkInfo>, DockerError> {
             Ok(vec![])
         }
-        async fn image_exists(&self, _: &str) -> Result<bool, DockerError> {
-            Ok(true)
-        }
         async fn image_labels(
             &self,
             _: &str,

@@ -107,6 +107,30 @@ fn http_answer(port: u16, deadline: Duration) -> Result<String, String> {
     Err(last)
 }
 
+/// What every test here starts from: the engine, a run scope, the test image, a reservation
+/// directory and a (publishing, so not internal) network of the run.
+struct Setup {
+    engine: BollardEngine,
+    scope: RunScope,
+    image: String,
+    tmp: tempfile::TempDir,
+    network: String,
+}
+
+async fn setup() -> Setup {
+    let engine = BollardEngine::connect().await.unwrap();
+    let scope = RunScope::new();
+    let image = test_image(&engine).await;
+    let network = scope.network(&engine, false).await;
+    Setup {
+        engine,
+        scope,
+        image,
+        tmp: tempfile::tempdir().unwrap(),
+        network,
+    }
+}
+
 fn tcp_ports(res: &Resolution) -> Vec<(u16, u16)> {
     res.mappings
         .iter()
@@ -117,11 +141,13 @@ fn tcp_ports(res: &Resolution) -> Vec<(u16, u16)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_publishes_random_ports_and_rereads_them_after_a_restart() {
-    let engine = BollardEngine::connect().await.unwrap();
-    let scope = RunScope::new();
-    let image = test_image(&engine).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let network = scope.network(&engine, false).await;
+    let Setup {
+        engine,
+        scope,
+        image,
+        tmp,
+        network,
+    } = setup().await;
     let (mut resolver, mut res) = resolve(tmp.path(), CONFIG, OsPicker);
     let name = format!("kp-test-{}-control-plane", scope.run_id);
     let spec = serving(&name, &image, &scope, &network);
@@ -221,11 +247,13 @@ impl PortPicker for TakenFirst {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_port_taken_by_another_process_is_repicked() {
-    let engine = BollardEngine::connect().await.unwrap();
-    let scope = RunScope::new();
-    let image = test_image(&engine).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let network = scope.network(&engine, false).await;
+    let Setup {
+        engine,
+        scope,
+        image,
+        tmp,
+        network,
+    } = setup().await;
     // Another process's listener on a port kindproof is about to be offered.
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = squatter.local_addr().unwrap().port();
@@ -255,11 +283,13 @@ async fn docker_port_taken_by_another_process_is_repicked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_fixed_port_taken_is_an_error_that_leaves_nothing() {
-    let engine = BollardEngine::connect().await.unwrap();
-    let scope = RunScope::new();
-    let image = test_image(&engine).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let network = scope.network(&engine, false).await;
+    let Setup {
+        engine,
+        scope,
+        image,
+        tmp,
+        network,
+    } = setup().await;
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = squatter.local_addr().unwrap().port();
     let config = format!(
