@@ -73,4 +73,16 @@ pub enum ImageCommand {
         #[arg(long, value_name = "PATH")]
         binary: Option<PathBuf>,
     },
+    /// Load a local image (the probe image by default) into every node of a kind cluster that
+    /// lacks it, as `kind load docker-image` does but without the kind CLI: `docker save`, then
+    /// `ctr --namespace=k8s.io images import -` in each node container
+    #[command(after_help = EXIT_CODES_HELP)]
+    Load {
+        /// The kind cluster's name
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+        /// The image to load [default: kindproof/probe:<version>]
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+    },
 }

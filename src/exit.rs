@@ -2,6 +2,7 @@
 //! broken environment are different failures with different codes; neither is a failed
 //! assertion.
 
+use crate::cluster::image_load::LoadError;
 use crate::docker::error::DockerError;
 use crate::docker::publish::PublishError;
 use crate::kind_cli::KindCliError;
@@ -41,6 +42,8 @@ pub enum AppError {
     #[error(transparent)]
     KindCli(#[from] KindCliError),
     #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
     ProbeImage(#[from] crate::probe_image::ProbeImageError),
     #[error("failed to {what}: {source}")]
     Io {
@@ -56,12 +59,15 @@ impl AppError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::InvalidInput(_) => INVALID_INPUT,
+            // Naming a cluster that does not exist is a mistake in the input, not a broken host.
+            Self::Load(LoadError::NoNodes { .. }) => INVALID_INPUT,
             Self::Interrupted => INTERRUPTED,
             Self::Docker(_)
             | Self::Ports(_)
             | Self::Publish(_)
             | Self::KindCli(_)
             | Self::ProbeImage(_)
+            | Self::Load(_)
             | Self::Io { .. } => INFRASTRUCTURE,
         }
     }

@@ -1,6 +1,7 @@
 //! kindproof: reproduce and prove Kubernetes networking behaviour on disposable Kind clusters.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod docker;
 pub mod exit;

@@ -51,6 +51,9 @@ fn main() {
             Command::Image(ImageCommand::Build { binary }) => {
                 commands::image::build(binary.as_deref()).await
             }
+            Command::Image(ImageCommand::Load { cluster, image }) => {
+                commands::image::load(&cluster, image.as_deref()).await
+            }
             Command::Doctor => commands::doctor::run().await,
         }
     });

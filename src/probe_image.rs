@@ -125,8 +125,8 @@ pub async fn build<E: Engine>(engine: &E, binary: &Path) -> Result<Built, ProbeI
     }
     let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
     let image = image_name();
-    if let Some(labels) = engine.image_labels(&image).await?
-        && labels.get(DIGEST_LABEL) == Some(&digest)
+    if let Some(existing) = engine.inspect_image(&image).await?
+        && existing.labels.get(DIGEST_LABEL) == Some(&digest)
     {
         return Ok(Built {
             image,

@@ -1,10 +1,13 @@
-//! `kindproof image build`: the probe image, built locally.
+//! `kindproof image build` and `image load`: the probe image, built locally and loaded into a
+//! kind cluster's nodes.
 
 use std::path::Path;
 
+use crate::cluster::image_load::{LoadError, NodeOutcome, load_image};
+use crate::cluster::nodes::kind_nodes;
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
-use crate::probe_image::{build as build_image, find_binary};
+use crate::probe_image::{build as build_image, find_binary, image_name};
 
 pub async fn build(binary: Option<&Path>) -> Result<(), AppError> {
     let binary = find_binary(binary)?;
@@ -19,6 +22,26 @@ pub async fn build(binary: Option<&Path>) -> Result<(), AppError> {
         );
     } else {
         println!("{} is up to date ({})", built.image, built.digest);
+    }
+    Ok(())
+}
+
+pub async fn load(cluster: &str, image: Option<&str>) -> Result<(), AppError> {
+    let image = image.map_or_else(image_name, str::to_string);
+    let engine = BollardEngine::connect().await?;
+    let nodes = kind_nodes(&engine, cluster).await?;
+    if nodes.is_empty() {
+        return Err(LoadError::NoNodes {
+            cluster: cluster.to_string(),
+        }
+        .into());
+    }
+    for done in load_image(&engine, &image, &nodes).await? {
+        let what = match done.outcome {
+            NodeOutcome::AlreadyPresent => "already present",
+            NodeOutcome::Loaded => "loaded",
+        };
+        println!("{image} on {}: {what}", done.node);
     }
     Ok(())
 }

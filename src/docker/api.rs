@@ -57,6 +57,29 @@ pub struct NetworkInfo {
     pub labels: HashMap<String, String>,
 }
 
+/// What kindproof reads back about a local image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// `sha256:…`, as `docker image inspect -f '{{.Id}}'` prints it.
+    pub id: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// The outcome of a command run in a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    /// `stdout` and `stderr` as one text, for error messages.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineVersion {
     pub version: String,
@@ -103,11 +126,21 @@ pub trait Engine: Send + Sync {
         &self,
         label: &str,
     ) -> impl Future<Output = Result<Vec<NetworkInfo>, DockerError>> + Send;
-    /// The labels of a local image; `None` when there is no such image.
-    fn image_labels(
+    /// A local image's id and labels; `None` when there is no such image (nothing is pulled).
+    fn inspect_image(
         &self,
         image: &str,
-    ) -> impl Future<Output = Result<Option<HashMap<String, String>>, DockerError>> + Send;
+    ) -> impl Future<Output = Result<Option<ImageInfo>, DockerError>> + Send;
+    /// `docker save`: the image as a `docker save` archive.
+    fn save_image(&self, image: &str) -> impl Future<Output = Result<Bytes, DockerError>> + Send;
+    /// Run `cmd` in a running container (as `docker exec -i`), feeding `stdin` when given, and
+    /// wait for it to end. A non-zero exit is an outcome, not an error.
+    fn exec(
+        &self,
+        container: &str,
+        cmd: &[String],
+        stdin: Option<Bytes>,
+    ) -> impl Future<Output = Result<ExecOutput, DockerError>> + Send;
     /// Build `tag` from an in-memory tar context holding a Dockerfile, with the network off and
     /// no pull (the context must be `FROM scratch` or use local images only).
     fn build_image(

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HostConfig,
     NetworkCreateRequest, NetworkingConfig, PortBinding,
@@ -17,8 +18,11 @@ use bollard::query_parameters::{
 };
 use bytes::Bytes;
 use futures_util::TryStreamExt;
+use tokio::io::AsyncWriteExt;
 
-use super::api::{ContainerInfo, ContainerSpec, Engine, EngineVersion, NetworkInfo};
+use super::api::{
+    ContainerInfo, ContainerSpec, Engine, EngineVersion, ExecOutput, ImageInfo, NetworkInfo,
+};
 use super::error::DockerError;
 use crate::ports::inspect::published;
 
@@ -310,15 +314,95 @@ impl Engine for BollardEngine {
             .collect())
     }
 
-    async fn image_labels(
-        &self,
-        image: &str,
-    ) -> Result<Option<HashMap<String, String>>, DockerError> {
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, DockerError> {
         match self.docker.inspect_image(image).await {
-            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Ok(i) => Ok(Some(ImageInfo {
+                id: i.id.unwrap_or_default(),
+                labels: i.config.and_then(|c| c.labels).unwrap_or_default(),
+            })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(DockerError::op("inspect image", image)(e)),
         }
+    }
+
+    async fn save_image(&self, image: &str) -> Result<Bytes, DockerError> {
+        let chunks = self
+            .docker
+            .export_image(image)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(DockerError::op("save image", image))?;
+        Ok(chunks.concat().into())
+    }
+
+    async fn exec(
+        &self,
+        container: &str,
+        cmd: &[String],
+        stdin: Option<Bytes>,
+    ) -> Result<ExecOutput, DockerError> {
+        let target = format!("{container} ({})", cmd.join(" "));
+        let config = CreateExecOptions {
+            attach_stdin: Some(stdin.is_some()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(cmd.to_vec()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(container, config)
+            .await
+            .map_err(DockerError::op("create exec in container", target.clone()))?;
+        let started = self
+            .docker
+            .start_exec(&created.id, None::<StartExecOptions>)
+            .await
+            .map_err(DockerError::op("start exec in container", target.clone()))?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = started
+        {
+            // Feed stdin while reading the output: a command that writes much before it has
+            // read all its input would otherwise stall both sides.
+            let feed = async move {
+                if let Some(data) = stdin {
+                    input.write_all(&data).await?;
+                }
+                // Half-close: the command sees the end of its input.
+                input.shutdown().await
+            };
+            let drain = async {
+                while let Some(part) = output.try_next().await? {
+                    match part {
+                        LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                        other => stdout.extend_from_slice(&other.into_bytes()),
+                    }
+                }
+                Ok::<(), bollard::errors::Error>(())
+            };
+            let (fed, drained) = tokio::join!(feed, drain);
+            drained.map_err(DockerError::op(
+                "read exec output in container",
+                target.clone(),
+            ))?;
+            fed.map_err(|source| DockerError::Stdin {
+                target: target.clone(),
+                source,
+            })?;
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(DockerError::op("inspect exec in container", target.clone()))?;
+        Ok(ExecOutput {
+            exit_code: inspected.exit_code.unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
     }
 
     async fn build_image(&self, context_tar: Bytes, tag: &str) -> Result<(), DockerError> {

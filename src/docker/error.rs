@@ -19,6 +19,12 @@ pub enum DockerError {
         #[source]
         source: Box<bollard::errors::Error>,
     },
+    #[error("failed to write the standard input of {target}: {source}")]
+    Stdin {
+        target: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to read the ports of container {target}: {detail}")]
     Ports { target: String, detail: String },
     #[error("failed to pack the root filesystem of image {image}: {source}")]

@@ -71,7 +71,7 @@ pub async fn ensure_imported<E: Engine>(
     changes: &[String],
 ) -> Result<bool, DockerError> {
     let name = format!("{repo}:{tag}");
-    if engine.image_labels(&name).await?.is_some() {
+    if engine.inspect_image(&name).await?.is_some() {
         return Ok(false);
     }
     let tar = rootfs_tar(entries).map_err(|source| DockerError::Pack {

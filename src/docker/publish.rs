@@ -208,7 +208,7 @@ fn record(m: &mut ResolvedMapping, info: &ContainerInfo, name: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::api::{EngineVersion, NetworkInfo};
+    use crate::docker::api::{EngineVersion, ExecOutput, ImageInfo, NetworkInfo};
     use crate::kind_config::load::load_str;
     use crate::kind_config::model::Protocol;
     use crate::kind_config::version::KindVersion;
@@ -309,11 +309,19 @@ mod tests {
         async fn list_networks(&self, _: &str) -> Result<Vec<NetworkInfo>, DockerError> {
             Ok(vec![])
         }
-        async fn image_labels(
+        async fn inspect_image(&self, _: &str) -> Result<Option<ImageInfo>, DockerError> {
+            Ok(None)
+        }
+        async fn save_image(&self, _: &str) -> Result<Bytes, DockerError> {
+            unimplemented!("not used")
+        }
+        async fn exec(
             &self,
             _: &str,
-        ) -> Result<Option<HashMap<String, String>>, DockerError> {
-            Ok(None)
+            _: &[String],
+            _: Option<Bytes>,
+        ) -> Result<ExecOutput, DockerError> {
+            unimplemented!("not used")
         }
         async fn build_image(&self, _: Bytes, _: &str) -> Result<(), DockerError> {
             Ok(())

@@ -4,17 +4,9 @@
 
 use kindproof::docker::api::{ContainerSpec, Engine};
 use kindproof::docker::bollard_engine::BollardEngine;
-use kindproof::probe_image::{build, find_binary, image_name};
+use kindproof::probe_image::image_name;
 
-use crate::support::RunScope;
-
-async fn probe_image(engine: &BollardEngine) -> String {
-    let binary = find_binary(None).expect("`make probe` builds the static probe");
-    build(engine, &binary)
-        .await
-        .expect("build the probe image")
-        .image
-}
+use crate::support::{RunScope, probe_image};
 
 fn probe(
     scope: &RunScope,

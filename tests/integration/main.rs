@@ -4,8 +4,10 @@
 
 mod cli;
 mod corpus;
+mod docker_image_load;
 mod docker_ports;
 mod docker_probe;
+mod kind_cluster;
 mod kind_conformance;
 mod parallel;
 mod support;

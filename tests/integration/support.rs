@@ -108,7 +108,15 @@ pub async fn test_image(engine: &BollardEngine) -> String {
     let busybox = Path::new("/bin/busybox");
     let bytes = std::fs::read(busybox)
         .expect("/bin/busybox (Debian's busybox-static; `make docker-up` installs it)");
-    let tag = format!("{:016x}", fnv1a(&bytes));
+    const TOOLS: [&str; 12] = [
+        "sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup", "wget", "tar", "sed", "mkdir",
+        "date",
+    ];
+    // The tag names this binary and this set of tools: a changed list makes a new image.
+    let tag = format!(
+        "{:016x}",
+        fnv1a(&[&bytes[..], TOOLS.join(",").as_bytes()].concat())
+    );
     let mut entries = vec![
         RootfsEntry::Dir { path: "bin".into() },
         RootfsEntry::Dir { path: "www".into() },
@@ -119,7 +127,7 @@ pub async fn test_image(engine: &BollardEngine) -> String {
             mode: 0o755,
         },
     ];
-    for tool in ["sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup"] {
+    for tool in TOOLS {
         entries.push(RootfsEntry::Symlink {
             path: format!("bin/{tool}"),
             target: "busybox".into(),
@@ -135,6 +143,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
     })
+}
+
+/// The probe image, built from the static binary `make probe` leaves (skipped when up to date).
+pub async fn probe_image(engine: &BollardEngine) -> String {
+    let binary =
+        kindproof::probe_image::find_binary(None).expect("`make probe` builds the static probe");
+    kindproof::probe_image::build(engine, &binary)
+        .await
+        .expect("build the probe image")
+        .image
 }
 
 /// Everything a test creates carries its run id. On drop (also on panic) whatever is left is
