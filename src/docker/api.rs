@@ -33,6 +33,9 @@ pub struct ContainerSpec {
     pub network: Option<String>,
     /// Network aliases on `network` (resolvable through Docker's embedded DNS).
     pub aliases: Vec<String>,
+    /// Upstream DNS servers for Docker's embedded resolver (`docker run --dns`); empty: the
+    /// host's.
+    pub dns: Vec<String>,
     /// Seconds Docker waits after the stop signal before killing, on stop and restart.
     pub stop_timeout: Option<i64>,
 }

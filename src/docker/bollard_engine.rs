@@ -139,6 +139,7 @@ impl Engine for BollardEngine {
             host_config: Some(HostConfig {
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
                 network_mode: spec.network.clone(),
+                dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
                 ..Default::default()
             }),
             networking_config: match (&spec.network, spec.aliases.is_empty()) {

@@ -131,3 +131,239 @@ async fn docker_probe_connect_names_the_backend_that_answered() {
     assert_eq!(summaries[2]["refused"], 200, "{}", summaries[2]);
     scope.teardown(&engine).await;
 }
+
+/// The gateway address of a network (the host's side of its bridge).
+fn gateway(network: &str) -> std::net::IpAddr {
+    let o = std::process::Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            network,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// An upstream DNS server that answers every query NXDOMAIN, as a cluster DNS does for a name
+/// that does not exist yet. It listens on the test network's gateway, so the embedded DNS's
+/// forwarded queries stay on that network. Returns how many queries it answered.
+fn nxdomain_upstream(at: std::net::IpAddr) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+    let socket = std::net::UdpSocket::bind((at, 53)).expect("bind the test upstream DNS");
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            // Same id and question; QR set, opcode and RD kept, RA set, rcode 3; no records.
+            let mut reply = buf[..n].to_vec();
+            reply[2] = 0x80 | (buf[2] & 0x79);
+            reply[3] = 0x80 | 3;
+            reply[6..12].fill(0);
+            // Drop anything after the question (an EDNS OPT record in the additional section).
+            let mut end = 12;
+            while end < n && reply[end] != 0 {
+                end += 1 + usize::from(reply[end]);
+            }
+            reply.truncate((end + 5).min(n));
+            let _ = socket.send_to(&reply, from);
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    answered
+}
+
+fn epoch_ms(rfc3339: &serde_json::Value) -> u128 {
+    humantime::parse_rfc3339(rfc3339.as_str().expect("a timestamp"))
+        .expect("an RFC 3339 timestamp")
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_probe_dns_sees_nxdomain_until_the_container_exists() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let scope = RunScope::new();
+    probe_image(&engine).await;
+    let network = scope.network(&engine, true).await;
+    let upstream = gateway(&network);
+    let answered = nxdomain_upstream(upstream);
+    let late = format!("kp-test-{}-late", scope.run_id);
+    let mut spec = probe(
+        &scope,
+        "dns",
+        &network,
+        &[],
+        &[
+            "dns",
+            "--name",
+            &late,
+            "--until-resolved",
+            "--deadline",
+            "60s",
+            "--timeout",
+            "1s",
+        ],
+    );
+    spec.dns = vec![upstream.to_string()];
+    let dns = engine.create_container(&spec).await.unwrap();
+    engine.start_container(&dns).await.unwrap();
+    // Let it see the name missing for a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (out, _) = engine.logs(&dns).await.unwrap();
+        if out.matches("\"NXDOMAIN\"").count() >= 10 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no NXDOMAIN answers: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let before_start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let target = ContainerSpec {
+        name: late.clone(),
+        ..probe(&scope, "late", &network, &[], &["serve", "--tcp", "8080"])
+    };
+    let id = engine.create_container(&target).await.unwrap();
+    engine.start_container(&id).await.unwrap();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let ip = engine.inspect_container(&id).await.unwrap().addresses[&network]
+        .0
+        .unwrap();
+    let code = engine.wait_container(&dns).await.unwrap();
+    let (out, err) = engine.logs(&dns).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, attempts) = lines.split_last().unwrap();
+    let (success, misses) = attempts.split_last().unwrap();
+    assert!(
+        misses.iter().all(|l| l["code"] == "NXDOMAIN"),
+        "every attempt before the container existed said NXDOMAIN: {out}"
+    );
+    assert_eq!(success["code"], "NOERROR");
+    assert_eq!(success["addresses"], serde_json::json!([ip.to_string()]));
+    assert_eq!(summary["event"], "dns-summary");
+    assert_eq!(summary["resolved"], true);
+    assert_eq!(
+        summary["codes_before_success"],
+        serde_json::json!({"NXDOMAIN": misses.len()})
+    );
+    assert!(answered.load(std::sync::atomic::Ordering::Relaxed) >= misses.len() as u64);
+    // The first success comes after the create call, and by the time start returns: Docker
+    // registers the name when the container joins the network, early in start. Measured here:
+    // 15–40 ms after the create call, while create+start took ~280–320 ms; the bound allows
+    // one more 20 ms sampling interval and a slow lookup.
+    let first = epoch_ms(&summary["first_success"]);
+    eprintln!(
+        "first success {} ms after the create call; create+start took {} ms; {} NXDOMAIN before",
+        first as i128 - before_start as i128,
+        started - before_start,
+        misses.len()
+    );
+    assert!(
+        first >= before_start,
+        "resolved before the container existed"
+    );
+    assert!(
+        first <= started + 250,
+        "first success {} ms after start returned",
+        first - started
+    );
+    scope.teardown(&engine).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_probe_bind_on_any_address_serves_its_identity_and_http_answers_too() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let scope = RunScope::new();
+    let image = probe_image(&engine).await;
+    let network = scope.network(&engine, true).await;
+    let flower = probe(
+        &scope,
+        "flower",
+        &network,
+        &["POD_NAME=flower-server", "POD_NAMESPACE=fl"],
+        &["bind", "--address", "0.0.0.0:8080", "--quiet"],
+    );
+    let web = probe(
+        &scope,
+        "web",
+        &network,
+        &["POD_NAME=web"],
+        &["serve", "--http", "8081", "--quiet"],
+    );
+    let mut ips = Vec::new();
+    for spec in [&flower, &web] {
+        let id = engine.create_container(spec).await.unwrap();
+        engine.start_container(&id).await.unwrap();
+        ips.push(
+            engine.inspect_container(&id).await.unwrap().addresses[&network]
+                .0
+                .unwrap(),
+        );
+    }
+    let flower_target = format!("{}:8080", ips[0]);
+    let web_target = format!("{}:8081", ips[1]);
+    for (target, proto, who) in [
+        (&flower_target, "tcp", "flower-server"),
+        (&web_target, "http", "web"),
+    ] {
+        let spec = probe(
+            &scope,
+            &format!("client-{proto}"),
+            &network,
+            &[],
+            &[
+                "connect", "--target", target, "--count", "20", "--proto", proto,
+            ],
+        );
+        let (code, out, err) = run_to_end(&engine, &spec).await;
+        assert_eq!(code, 0, "{out}{err}");
+        let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(summary["backends"], serde_json::json!({ who: 20 }), "{out}");
+    }
+    let (out, _) = engine.logs(&flower.name).await.unwrap();
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&first["event"], &first["ok"]),
+        (&"bind".into(), &true.into())
+    );
+    // The image runs the probe as nobody, with no shell.
+    let o = std::process::Command::new("docker")
+        .args(["image", "inspect", "-f", "{{.Config.User}}", &image])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "65534:65534");
+    let no_shell = engine
+        .exec(
+            &flower.name,
+            &["/bin/sh".into(), "-c".into(), "true".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(no_shell.exit_code, 126, "{}", no_shell.output());
+    assert!(
+        no_shell.output().contains("no such file"),
+        "{}",
+        no_shell.output()
+    );
+    scope.teardown(&engine).await;
+}
