@@ -54,8 +54,9 @@ demo: docker-up kind build
 	for f in kind-configs/*.yaml; do ./target/release/kindproof ports --kind-version 0.33.0 $$f || exit $$?; done
 
 ## Benchmarks: figures and ratios against baselines measured in the same run.
-bench:
+bench: docker-up probe
 	cargo bench --bench ports
+	cargo bench --bench connect
 
 clean-tools:
 	rm -rf .tools

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 
 use crate::out::{emit, millis};
 
@@ -56,6 +56,17 @@ impl Tally {
         }
     }
 
+    pub fn merge(&mut self, other: Tally) {
+        for (who, n) in other.backends {
+            *self.backends.entry(who).or_default() += n;
+        }
+        self.refused += other.refused;
+        self.timeout += other.timeout;
+        self.bad_answer += other.bad_answer;
+        self.errors += other.errors;
+        self.latencies_ms.extend(other.latencies_ms);
+    }
+
     /// The `q`-quantile (0..=1) of answered latencies, nearest rank.
     pub fn percentile(&self, q: f64) -> Option<f64> {
         if self.latencies_ms.is_empty() {
@@ -68,8 +79,36 @@ impl Tally {
     }
 }
 
+/// Answers already read, so a backend answering the same bytes again is not parsed again (a
+/// backend's answer is the same every time; parsing was most of the client's work per
+/// connection).
+#[derive(Debug, Default)]
+pub struct AnswerCache {
+    seen: Vec<(Vec<u8>, Outcome)>,
+}
+
+impl AnswerCache {
+    const MAX: usize = 64;
+
+    fn identity(&mut self, answer: &[u8]) -> Outcome {
+        if let Some((_, o)) = self.seen.iter().find(|(a, _)| a == answer) {
+            return o.clone();
+        }
+        let o = identity_of(answer);
+        if self.seen.len() < Self::MAX {
+            self.seen.push((answer.to_vec(), o.clone()));
+        }
+        o
+    }
+}
+
 /// One fresh connection to `target`.
-pub async fn attempt(target: SocketAddr, proto: Proto, timeout: Duration) -> Outcome {
+pub async fn attempt(
+    target: SocketAddr,
+    proto: Proto,
+    timeout: Duration,
+    known: &mut AnswerCache,
+) -> Outcome {
     let work = async {
         let mut stream = match TcpStream::connect(target).await {
             Ok(s) => s,
@@ -91,7 +130,7 @@ pub async fn attempt(target: SocketAddr, proto: Proto, timeout: Duration) -> Out
                 _ => Outcome::Error(e.to_string()),
             };
         }
-        identity_of(&buf)
+        known.identity(&buf)
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(o) => o,
@@ -127,25 +166,29 @@ pub async fn run(
     let mut out = Vec::new();
     for &target in targets {
         let started = Instant::now();
-        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..count {
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
-            set.spawn(async move {
-                let t = Instant::now();
-                let o = attempt(target, proto, timeout).await;
-                drop(permit);
-                (o, t.elapsed())
+        // `concurrency` workers share a counter of attempts left; each keeps its own tally
+        // (no task per connection, no lock per result), merged at the end.
+        let left = Arc::new(AtomicU64::new(count));
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..concurrency.max(1).min(count.max(1) as usize) {
+            let left = left.clone();
+            workers.spawn(async move {
+                let mut tally = Tally::default();
+                let mut known = AnswerCache::default();
+                while left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let t = Instant::now();
+                    let o = attempt(target, proto, timeout, &mut known).await;
+                    tally.add(o, t.elapsed());
+                }
+                tally
             });
         }
         let mut tally = Tally::default();
-        while let Some(r) = set.join_next().await {
-            let (o, latency) = r.expect("connection task");
-            tally.add(o, latency);
+        while let Some(r) = workers.join_next().await {
+            tally.merge(r.expect("connection worker"));
         }
         let elapsed = started.elapsed();
         emit(
@@ -211,7 +254,13 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        let o = attempt(addr, Proto::Tcp, Duration::from_secs(1)).await;
+        let o = attempt(
+            addr,
+            Proto::Tcp,
+            Duration::from_secs(1),
+            &mut AnswerCache::default(),
+        )
+        .await;
         assert_eq!(o, Outcome::Refused);
     }
 }

@@ -82,6 +82,53 @@ pub async fn ensure_imported<E: Engine>(
     Ok(true)
 }
 
+/// The busybox applets the local busybox image links.
+pub const BUSYBOX_TOOLS: [&str; 12] = [
+    "sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup", "wget", "tar", "sed", "mkdir", "date",
+];
+
+/// A local image `repo:<tag>` holding the host's static busybox (Debian's busybox-static) and
+/// the [`BUSYBOX_TOOLS`] links, for tests and benchmarks that need a shell. The tag names the
+/// binary and the tool list, so a changed list makes a new image. Returns the image name.
+pub async fn ensure_busybox_image<E: Engine>(
+    engine: &E,
+    repo: &str,
+    busybox: &std::path::Path,
+) -> Result<String, DockerError> {
+    let bytes = std::fs::read(busybox).map_err(|source| DockerError::Pack {
+        image: repo.to_string(),
+        source,
+    })?;
+    let tag = format!(
+        "{:016x}",
+        fnv1a(&[&bytes[..], BUSYBOX_TOOLS.join(",").as_bytes()].concat())
+    );
+    let mut entries = vec![
+        RootfsEntry::Dir { path: "bin".into() },
+        RootfsEntry::Dir { path: "www".into() },
+        RootfsEntry::Dir { path: "tmp".into() },
+        RootfsEntry::File {
+            path: "bin/busybox".into(),
+            contents: bytes,
+            mode: 0o755,
+        },
+    ];
+    for tool in BUSYBOX_TOOLS {
+        entries.push(RootfsEntry::Symlink {
+            path: format!("bin/{tool}"),
+            target: "busybox".into(),
+        });
+    }
+    ensure_imported(engine, repo, &tag, &entries, &[]).await?;
+    Ok(format!("{repo}:{tag}"))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@ use std::process::{Command, Output};
 
 use kindproof::docker::api::Engine;
 use kindproof::docker::bollard_engine::BollardEngine;
-use kindproof::docker::image::{RootfsEntry, ensure_imported};
 use kindproof::docker::labels;
 
 pub fn kindproof() -> Command {
@@ -105,44 +104,13 @@ pub fn which(bin: &str) -> Option<PathBuf> {
 pub const TEST_IMAGE_REPO: &str = "kindproof-test/busybox";
 
 pub async fn test_image(engine: &BollardEngine) -> String {
-    let busybox = Path::new("/bin/busybox");
-    let bytes = std::fs::read(busybox)
-        .expect("/bin/busybox (Debian's busybox-static; `make docker-up` installs it)");
-    const TOOLS: [&str; 12] = [
-        "sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup", "wget", "tar", "sed", "mkdir",
-        "date",
-    ];
-    // The tag names this binary and this set of tools: a changed list makes a new image.
-    let tag = format!(
-        "{:016x}",
-        fnv1a(&[&bytes[..], TOOLS.join(",").as_bytes()].concat())
-    );
-    let mut entries = vec![
-        RootfsEntry::Dir { path: "bin".into() },
-        RootfsEntry::Dir { path: "www".into() },
-        RootfsEntry::Dir { path: "tmp".into() },
-        RootfsEntry::File {
-            path: "bin/busybox".into(),
-            contents: bytes,
-            mode: 0o755,
-        },
-    ];
-    for tool in TOOLS {
-        entries.push(RootfsEntry::Symlink {
-            path: format!("bin/{tool}"),
-            target: "busybox".into(),
-        });
-    }
-    ensure_imported(engine, TEST_IMAGE_REPO, &tag, &entries, &[])
-        .await
-        .expect("import the test image");
-    format!("{TEST_IMAGE_REPO}:{tag}")
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+    kindproof::docker::image::ensure_busybox_image(
+        engine,
+        TEST_IMAGE_REPO,
+        Path::new("/bin/busybox"),
+    )
+    .await
+    .expect("import the test image from /bin/busybox (Debian's busybox-static; `make docker-up` installs it)")
 }
 
 /// The probe image, built from the static binary `make probe` leaves (skipped when up to date).
