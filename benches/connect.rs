@@ -12,7 +12,7 @@ use std::path::Path;
 
 use futures_util::FutureExt;
 
-use kindproof::docker::api::{ContainerSpec, Engine};
+use kindproof::docker::api::{ContainerSpec, Engine, NetworkSpec};
 use kindproof::docker::bollard_engine::BollardEngine;
 use kindproof::docker::image::ensure_busybox_image;
 use kindproof::docker::labels::{for_run, new_run_id, run_filter};
@@ -238,7 +238,7 @@ async fn main() {
     let labels = for_run(&run_id);
     let network = format!("kp-bench-{run_id}");
     engine
-        .create_network(&network, true, &labels)
+        .create_network(&NetworkSpec::bridge(&network, true, labels.clone()))
         .await
         .expect("network");
     let bench = Bench {

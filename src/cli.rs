@@ -57,6 +57,39 @@ pub enum Command {
     /// The probe image kindproof runs in clusters and test containers
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Image(ImageCommand),
+    /// Create one kind cluster from a kind config, for local reproduction: host ports resolved,
+    /// its own kubeconfig, the nodes and their published ports printed. It stays until `down`
+    #[command(after_help = EXIT_CODES_HELP)]
+    Up {
+        /// The kind config
+        #[arg(value_name = "CONFIG")]
+        config: PathBuf,
+        /// The cluster name [default: kp-<config name>-<run id>]
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The node image; must be present locally, kindproof never pulls [default:
+        /// $KINDPROOF_NODE_IMAGE, else the newest local kindest/node]
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+        /// How long kind waits for the control plane
+        #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
+    },
+    /// Delete a kind cluster (one made by `up`, or any other) and forget its kubeconfig
+    #[command(after_help = EXIT_CODES_HELP)]
+    Down {
+        /// The cluster name
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Remove what runs whose process is gone left behind: the clusters they created (not those
+    /// `up` keeps) and the containers and networks carrying kindproof's labels
+    #[command(after_help = EXIT_CODES_HELP)]
+    Clean {
+        /// Only what is at least this old (e.g. 30m, 2h)
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+    },
     /// Check the environment: Docker engine, kind, kubectl, port reservation directory
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor,

@@ -44,6 +44,8 @@ pub enum AppError {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
+    Cluster(#[from] crate::cluster::kind::ClusterError),
+    #[error(transparent)]
     ProbeImage(#[from] crate::probe_image::ProbeImageError),
     #[error("failed to {what}: {source}")]
     Io {
@@ -68,6 +70,7 @@ impl AppError {
             | Self::KindCli(_)
             | Self::ProbeImage(_)
             | Self::Load(_)
+            | Self::Cluster(_)
             | Self::Io { .. } => INFRASTRUCTURE,
         }
     }

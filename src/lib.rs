@@ -9,4 +9,5 @@ pub mod kind_cli;
 pub mod kind_config;
 pub mod ports;
 pub mod probe_image;
+pub mod signals;
 pub mod yaml;

@@ -54,6 +54,22 @@ fn main() {
             Command::Image(ImageCommand::Load { cluster, image }) => {
                 commands::image::load(&cluster, image.as_deref()).await
             }
+            Command::Up {
+                config,
+                name,
+                image,
+                wait,
+            } => {
+                commands::cluster::up(commands::cluster::UpArgs {
+                    config,
+                    name,
+                    image,
+                    wait,
+                })
+                .await
+            }
+            Command::Down { name } => commands::cluster::down(&name).await,
+            Command::Clean { older_than } => commands::cluster::clean(older_than).await,
             Command::Doctor => commands::doctor::run().await,
         }
     });

@@ -1,5 +1,6 @@
 //! One file per subcommand: turn parsed arguments into work and printed output.
 
+pub mod cluster;
 pub mod doctor;
 pub mod image;
 pub mod ports;

@@ -10,11 +10,12 @@ use crate::commands::validate;
 use crate::exit::AppError;
 use crate::kind_cli::rules_version;
 use crate::kind_config::check::{ConfigCheck, Verdict};
-use crate::kind_config::load::load_file;
+use crate::kind_config::load::{LoadedConfig, load_file};
 use crate::kind_config::version::KindVersion;
 use crate::ports::plan::{How, plan};
 use crate::ports::reserve::ReservationDir;
 use crate::ports::resolve::{ResolvedMapping, Resolver};
+use crate::signals::Signals;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,22 +43,7 @@ pub async fn run(args: Args) -> Result<(), AppError> {
         None
     };
     let (version, _) = rules_version(args.kind_version)?;
-    let loaded = match load_file(&args.file) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error  {e}");
-            return Err(AppError::InvalidInput(e.to_string()));
-        }
-    };
-    let check = ConfigCheck::run(&args.file, &loaded.cluster, version);
-    if check.verdict() == Verdict::Invalid {
-        let (text, _) = validate::render(&args.file, &check);
-        eprint!("{text}");
-        return Err(AppError::InvalidInput(format!(
-            "{} is not a usable kind config",
-            args.file.display()
-        )));
-    }
+    let loaded = usable_config(&args.file, version)?;
     let dir = ReservationDir::default_location()
         .map_err(AppError::io("create the port reservation directory"))?;
     let planned = plan(&loaded.cluster, version.rules());
@@ -183,20 +169,37 @@ fn write_config(out: &Path, cluster: &crate::kind_config::model::Cluster) -> Res
     Ok(())
 }
 
+/// Load `file` and check it the way kind `version` would; a config kind would reject even with
+/// its ports resolved is reported (file, line, column, field) and is invalid input.
+pub fn usable_config(file: &Path, version: KindVersion) -> Result<LoadedConfig, AppError> {
+    let loaded = match load_file(file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error  {e}");
+            return Err(AppError::InvalidInput(e.to_string()));
+        }
+    };
+    let check = ConfigCheck::run(file, &loaded.cluster, version);
+    if check.verdict() == Verdict::Invalid {
+        let (text, _) = validate::render(file, &check);
+        eprint!("{text}");
+        return Err(AppError::InvalidInput(format!(
+            "{} is not a usable kind config",
+            file.display()
+        )));
+    }
+    Ok(loaded)
+}
+
 /// Waits for the end of `--hold`: standard input closing (done) or SIGINT/SIGTERM (interrupted).
 struct Hold {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
+    signals: Signals,
 }
 
 impl Hold {
     fn listen() -> Result<Self, AppError> {
-        use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
-            interrupt: signal(SignalKind::interrupt())
-                .map_err(AppError::io("listen for SIGINT"))?,
-            terminate: signal(SignalKind::terminate())
-                .map_err(AppError::io("listen for SIGTERM"))?,
+            signals: Signals::listen()?,
         })
     }
 
@@ -220,8 +223,7 @@ impl Hold {
         });
         tokio::select! {
             _ = rx => Ok(()),
-            _ = self.interrupt.recv() => Err(AppError::Interrupted),
-            _ = self.terminate.recv() => Err(AppError::Interrupted),
+            _ = self.signals.recv() => Err(AppError::Interrupted),
         }
     }
 }

@@ -51,6 +51,33 @@ pub struct ContainerInfo {
     pub published: Vec<Published>,
     /// Network name → (IPv4, IPv6) on that network.
     pub addresses: BTreeMap<String, (Option<IpAddr>, Option<IpAddr>)>,
+    /// When Docker created it, in seconds since the Unix epoch.
+    pub created: Option<u64>,
+}
+
+/// A bridge network to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// No route out of the host and no published ports.
+    pub internal: bool,
+    pub labels: HashMap<String, String>,
+    /// Driver options (`docker network create -o`).
+    pub options: HashMap<String, String>,
+    /// Enable IPv6 with this subnet (IPv4 stays automatic).
+    pub ipv6_subnet: Option<String>,
+}
+
+impl NetworkSpec {
+    /// A plain bridge network carrying `labels`.
+    pub fn bridge(name: &str, internal: bool, labels: HashMap<String, String>) -> Self {
+        Self {
+            name: name.to_string(),
+            internal,
+            labels,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +85,21 @@ pub struct NetworkInfo {
     pub id: String,
     pub name: String,
     pub labels: HashMap<String, String>,
+    /// Driver options, e.g. `com.docker.network.driver.mtu`.
+    pub options: HashMap<String, String>,
+    /// IPAM subnets (IPv4 and IPv6).
+    pub subnets: Vec<String>,
+    /// When Docker created it, in seconds since the Unix epoch.
+    pub created: Option<u64>,
+}
+
+/// Docker's RFC 3339 creation time (nanosecond precision) as seconds since the Unix epoch.
+pub fn unix_seconds(rfc3339: &str) -> Option<u64> {
+    humantime::parse_rfc3339_weak(rfc3339.get(..19)?)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// What kindproof reads back about a local image.
@@ -119,10 +161,13 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ContainerInfo>, DockerError>> + Send;
     fn create_network(
         &self,
-        name: &str,
-        internal: bool,
-        labels: &HashMap<String, String>,
+        spec: &NetworkSpec,
     ) -> impl Future<Output = Result<String, DockerError>> + Send;
+    /// The networks whose name is exactly `name` (Docker allows several).
+    fn networks_named(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<NetworkInfo>, DockerError>> + Send;
     /// A missing network is not an error.
     fn remove_network(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
     fn list_networks(
@@ -134,6 +179,11 @@ pub trait Engine: Send + Sync {
         &self,
         image: &str,
     ) -> impl Future<Output = Result<Option<ImageInfo>, DockerError>> + Send;
+    /// The `repo:tag` names of the local images of repository `repo` (nothing is pulled).
+    fn image_tags(
+        &self,
+        repo: &str,
+    ) -> impl Future<Output = Result<Vec<String>, DockerError>> + Send;
     /// `docker save`: the image as a `docker save` archive.
     fn save_image(&self, image: &str) -> impl Future<Output = Result<Bytes, DockerError>> + Send;
     /// Run `cmd` in a running container (as `docker exec -i`), feeding `stdin` when given, and

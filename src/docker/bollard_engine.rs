@@ -8,13 +8,13 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HostConfig,
+    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, HostConfig, Ipam, IpamConfig,
     NetworkCreateRequest, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
-    ListContainersOptions, ListNetworksOptions, LogsOptions, RemoveContainerOptions,
-    RestartContainerOptions, WaitContainerOptions,
+    ListContainersOptions, ListImagesOptions, ListNetworksOptions, LogsOptions,
+    RemoveContainerOptions, RestartContainerOptions, WaitContainerOptions,
 };
 use bytes::Bytes;
 use futures_util::TryStreamExt;
@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::api::{
     ContainerInfo, ContainerSpec, Engine, EngineVersion, ExecOutput, ImageInfo, NetworkInfo,
+    NetworkSpec, unix_seconds,
 };
 use super::error::DockerError;
 use crate::ports::inspect::published;
@@ -96,7 +97,25 @@ fn info_from_inspect(
         labels: inspect.config.and_then(|c| c.labels).unwrap_or_default(),
         published,
         addresses,
+        created: inspect.created.as_deref().and_then(unix_seconds),
     })
+}
+
+fn network_info(n: bollard::models::Network) -> NetworkInfo {
+    NetworkInfo {
+        id: n.id.unwrap_or_default(),
+        name: n.name.unwrap_or_default(),
+        labels: n.labels.unwrap_or_default(),
+        options: n.options.unwrap_or_default(),
+        subnets: n
+            .ipam
+            .and_then(|i| i.config)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.subnet)
+            .collect(),
+        created: n.created.as_deref().and_then(unix_seconds),
+    }
 }
 
 impl Engine for BollardEngine {
@@ -268,25 +287,50 @@ impl Engine for BollardEngine {
         Ok(out)
     }
 
-    async fn create_network(
-        &self,
-        name: &str,
-        internal: bool,
-        labels: &HashMap<String, String>,
-    ) -> Result<String, DockerError> {
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<String, DockerError> {
+        let ipam = spec.ipv6_subnet.as_ref().map(|subnet| Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(subnet.clone()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
         let request = NetworkCreateRequest {
-            name: name.to_string(),
+            name: spec.name.clone(),
             driver: Some("bridge".to_string()),
-            internal: Some(internal),
-            labels: Some(labels.clone()),
+            internal: Some(spec.internal),
+            labels: Some(spec.labels.clone()),
+            options: (!spec.options.is_empty()).then(|| spec.options.clone()),
+            enable_ipv6: spec.ipv6_subnet.as_ref().map(|_| true),
+            ipam,
             ..Default::default()
         };
         let created = self
             .docker
             .create_network(request)
             .await
-            .map_err(DockerError::op("create network", name))?;
+            .map_err(DockerError::op("create network", &spec.name))?;
         Ok(created.id)
+    }
+
+    async fn networks_named(&self, name: &str) -> Result<Vec<NetworkInfo>, DockerError> {
+        // Docker's name filter matches substrings; keep exact matches only.
+        let options = ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "name".to_string(),
+                vec![name.to_string()],
+            )])),
+        };
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(DockerError::op("list networks named", name))?;
+        Ok(list
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .map(network_info)
+            .collect())
     }
 
     async fn remove_network(&self, id: &str) -> Result<(), DockerError> {
@@ -305,14 +349,7 @@ impl Engine for BollardEngine {
             .list_networks(Some(options))
             .await
             .map_err(DockerError::op("list networks labelled", label))?;
-        Ok(list
-            .into_iter()
-            .map(|n| NetworkInfo {
-                id: n.id.unwrap_or_default(),
-                name: n.name.unwrap_or_default(),
-                labels: n.labels.unwrap_or_default(),
-            })
-            .collect())
+        Ok(list.into_iter().map(network_info).collect())
     }
 
     async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, DockerError> {
@@ -324,6 +361,30 @@ impl Engine for BollardEngine {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(DockerError::op("inspect image", image)(e)),
         }
+    }
+
+    async fn image_tags(&self, repo: &str) -> Result<Vec<String>, DockerError> {
+        let options = ListImagesOptions {
+            filters: Some(HashMap::from([(
+                "reference".to_string(),
+                vec![repo.to_string()],
+            )])),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(DockerError::op("list the local images of", repo))?;
+        let prefix = format!("{repo}:");
+        let mut tags: Vec<String> = list
+            .into_iter()
+            .flat_map(|i| i.repo_tags)
+            .filter(|t| t.starts_with(&prefix))
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
     }
 
     async fn save_image(&self, image: &str) -> Result<Bytes, DockerError> {

@@ -208,7 +208,7 @@ fn record(m: &mut ResolvedMapping, info: &ContainerInfo, name: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::api::{EngineVersion, ExecOutput, ImageInfo, NetworkInfo};
+    use crate::docker::api::{EngineVersion, ExecOutput, ImageInfo, NetworkInfo, NetworkSpec};
     use crate::kind_config::load::load_str;
     use crate::kind_config::model::Protocol;
     use crate::kind_config::version::KindVersion;
@@ -280,6 +280,7 @@ mod tests {
                 labels: HashMap::new(),
                 published,
                 addresses: BTreeMap::new(),
+                created: None,
             })
         }
         async fn wait_container(&self, _: &str) -> Result<i64, DockerError> {
@@ -295,12 +296,10 @@ mod tests {
         async fn list_containers(&self, _: &str) -> Result<Vec<ContainerInfo>, DockerError> {
             Ok(vec![])
         }
-        async fn create_network(
-            &self,
-            _: &str,
-            _: bool,
-            _: &HashMap<String, String>,
-        ) -> Result<String, DockerError> {
+        async fn create_network(&self, _: &NetworkSpec) -> Result<String, DockerError> {
+            unimplemented!("not used")
+        }
+        async fn networks_named(&self, _: &str) -> Result<Vec<NetworkInfo>, DockerError> {
             unimplemented!("not used")
         }
         async fn remove_network(&self, _: &str) -> Result<(), DockerError> {
@@ -311,6 +310,9 @@ mod tests {
         }
         async fn inspect_image(&self, _: &str) -> Result<Option<ImageInfo>, DockerError> {
             Ok(None)
+        }
+        async fn image_tags(&self, _: &str) -> Result<Vec<String>, DockerError> {
+            unimplemented!("not used")
         }
         async fn save_image(&self, _: &str) -> Result<Bytes, DockerError> {
             unimplemented!("not used")

@@ -16,6 +16,20 @@ use crate::kind_config::model::Protocol;
 /// Environment variable that moves the reservation directory (tests, shared CI hosts).
 pub const DIR_ENV: &str = "KINDPROOF_RUNTIME_DIR";
 
+/// Where kindproof keeps host-wide coordination state (port reservations, locks):
+/// `$KINDPROOF_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/kindproof`, else `/tmp/kindproof-<uid>`.
+pub fn runtime_base() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DIR_ENV) {
+        PathBuf::from(dir)
+    } else if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        PathBuf::from(dir).join("kindproof")
+    } else {
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        std::env::temp_dir().join(format!("kindproof-{uid}"))
+    }
+}
+
 /// The directory where reservations live.
 #[derive(Debug, Clone)]
 pub struct ReservationDir {
@@ -23,19 +37,9 @@ pub struct ReservationDir {
 }
 
 impl ReservationDir {
-    /// `$KINDPROOF_RUNTIME_DIR/ports`, else `$XDG_RUNTIME_DIR/kindproof/ports`, else
-    /// `/tmp/kindproof-<uid>/ports`; created with mode 0700.
+    /// `<runtime base>/ports` (see [`runtime_base`]); created with mode 0700.
     pub fn default_location() -> io::Result<Self> {
-        let base = if let Some(dir) = std::env::var_os(DIR_ENV) {
-            PathBuf::from(dir)
-        } else if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
-            PathBuf::from(dir).join("kindproof")
-        } else {
-            // SAFETY: getuid has no preconditions and cannot fail.
-            let uid = unsafe { libc::getuid() };
-            std::env::temp_dir().join(format!("kindproof-{uid}"))
-        };
-        Self::at(base.join("ports"))
+        Self::at(runtime_base().join("ports"))
     }
 
     pub fn at(path: PathBuf) -> io::Result<Self> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use kindproof::docker::api::Engine;
+use kindproof::docker::api::{Engine, NetworkSpec};
 use kindproof::docker::bollard_engine::BollardEngine;
 use kindproof::docker::labels;
 
@@ -148,7 +148,7 @@ impl RunScope {
     pub async fn network(&self, engine: &BollardEngine, internal: bool) -> String {
         let name = format!("kp-test-{}", self.run_id);
         engine
-            .create_network(&name, internal, &self.labels())
+            .create_network(&NetworkSpec::bridge(&name, internal, self.labels()))
             .await
             .unwrap();
         name

@@ -1,0 +1,248 @@
+//! `kindproof up`, `down` and `clean`: one cluster by hand for local reproduction, and the sweep
+//! of what dead runs left behind.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cluster::kind::{
+    ClusterError, CreateRequest, Created, KindProvider, check_kind, check_provider, cluster_name,
+    node_image,
+};
+use crate::cluster::nodes::kind_nodes;
+use crate::cluster::state::{self, ClusterRecord, pid_alive, state_base};
+use crate::commands::ports::usable_config;
+use crate::docker::api::Engine;
+use crate::docker::bollard_engine::BollardEngine;
+use crate::docker::labels::{MANAGED, PID, RUN_ID, new_run_id};
+use crate::exit::AppError;
+use crate::kind_cli::kind_bin;
+use crate::ports::plan::plan;
+use crate::ports::reserve::{ReservationDir, runtime_base};
+use crate::ports::resolve::Resolver;
+use crate::signals::Signals;
+
+pub struct UpArgs {
+    pub config: PathBuf,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub wait: Duration,
+}
+
+fn provider(engine: &BollardEngine) -> KindProvider<'_, BollardEngine> {
+    KindProvider {
+        engine,
+        kind_bin: kind_bin(),
+        lock_dir: runtime_base().join("locks"),
+    }
+}
+
+pub async fn up(args: UpArgs) -> Result<(), AppError> {
+    let mut signals = Signals::listen()?;
+    check_provider()?;
+    let version = check_kind()?;
+    let loaded = usable_config(&args.config, version)?;
+    let run_id = new_run_id();
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => {
+            let stem = args
+                .config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            cluster_name(&stem, &run_id)
+        }
+    };
+    let engine = BollardEngine::connect().await?;
+    let image = node_image(&engine, args.image.as_deref()).await?;
+    if !kind_nodes(&engine, &name).await?.is_empty() {
+        return Err(AppError::InvalidInput(format!(
+            "a kind cluster named {name} exists already"
+        )));
+    }
+    let dir = ReservationDir::default_location()
+        .map_err(AppError::io("create the port reservation directory"))?;
+    let mut resolution = Resolver::new(dir).resolve(&plan(&loaded.cluster, version.rules()))?;
+    let config = resolution.apply_to(&loaded.cluster);
+    let base = state_base();
+    let cluster_dir = state::create(&base, &ClusterRecord::new(&name, &run_id, true)).map_err(
+        AppError::io(format!("record cluster {name} under {}", base.display())),
+    )?;
+    // Docker binds the picked ports now; the reservations keep other kindproof runs off them
+    // until the cluster exists.
+    resolution.release_sockets();
+    let req = CreateRequest {
+        name: name.clone(),
+        config,
+        image,
+        dir: cluster_dir.clone(),
+        wait: args.wait,
+    };
+    let kind = provider(&engine);
+    eprintln!(
+        "kindproof: creating kind cluster {name} (node image {})",
+        req.image
+    );
+    let created = tokio::select! {
+        created = kind.create(&req) => created,
+        _ = signals.recv() => {
+            // Dropping the create future killed kind; it does not clean up after itself.
+            eprintln!("kindproof: interrupted: deleting cluster {name}");
+            let deleted = signals
+                .cleanup_or_abort(kind.delete(&name, Some(&cluster_dir.join("kubeconfig"))))
+                .await;
+            let _ = state::remove(&base, &name);
+            deleted?;
+            return Err(AppError::Interrupted);
+        }
+    };
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = state::remove(&base, &name);
+            return Err(e.into());
+        }
+    };
+    drop(resolution);
+    print!("{}", summary(&created));
+    Ok(())
+}
+
+/// What `up` prints: how to reach the cluster and what its nodes publish.
+fn summary(c: &Created) -> String {
+    let mut out = format!(
+        "cluster     {}\nkubeconfig  {}\nuse         export KUBECONFIG={}   # context kind-{}\nnetwork     {}{}\n",
+        c.name,
+        c.kubeconfig.display(),
+        c.kubeconfig.display(),
+        c.name,
+        c.network,
+        if c.network_created { " (created)" } else { "" }
+    );
+    for n in &c.nodes {
+        let (v4, v6) = c
+            .nodes
+            .iter()
+            .find(|x| x.name == n.name)
+            .and_then(|x| x.container.addresses.get(&c.network).copied())
+            .unwrap_or((None, None));
+        let mut ports: Vec<String> = n
+            .container
+            .published
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.host_ip,
+                    p.host_port,
+                    p.container_port,
+                    p.protocol.lower()
+                )
+            })
+            .collect();
+        ports.sort();
+        out.push_str(&format!(
+            "node        {} ({}) {}{} {}\n",
+            n.name,
+            n.role,
+            v4.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            v6.map(|a| format!(" {a}")).unwrap_or_default(),
+            if ports.is_empty() {
+                "no published ports".to_string()
+            } else {
+                ports.join(" ")
+            }
+        ));
+    }
+    out
+}
+
+pub async fn down(name: &str) -> Result<(), AppError> {
+    let base = state_base();
+    let engine = BollardEngine::connect().await?;
+    let record = state::read(&base, name);
+    if record.is_none() && kind_nodes(&engine, name).await?.is_empty() {
+        return Err(AppError::InvalidInput(format!(
+            "no kind cluster named {name}: kindproof has no record of it and Docker has no node of it"
+        )));
+    }
+    let kubeconfig = state::cluster_dir(&base, name).join("kubeconfig");
+    provider(&engine)
+        .delete(name, kubeconfig.exists().then_some(kubeconfig.as_path()))
+        .await?;
+    state::remove(&base, name).map_err(AppError::io(format!("forget cluster {name}")))?;
+    println!("deleted cluster {name}");
+    Ok(())
+}
+
+/// `clean`: remove what runs whose process is gone left behind — clusters they recorded (not
+/// the ones `up` keeps) and containers and networks carrying kindproof's labels.
+pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
+    let min_age = older_than.unwrap_or_default().as_secs();
+    let base = state_base();
+    let engine = BollardEngine::connect().await?;
+    let mut failures = Vec::new();
+    for rec in state::all(&base) {
+        if rec.keep || pid_alive(rec.pid) || rec.age_secs() < min_age {
+            continue;
+        }
+        let kubeconfig = state::cluster_dir(&base, &rec.name).join("kubeconfig");
+        match provider(&engine)
+            .delete(
+                &rec.name,
+                kubeconfig.exists().then_some(kubeconfig.as_path()),
+            )
+            .await
+        {
+            Ok(()) => {
+                let _ = state::remove(&base, &rec.name);
+                println!("removed cluster {} (run {})", rec.name, rec.run_id);
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let dead = |labels: &std::collections::HashMap<String, String>| {
+        labels
+            .get(PID)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|p| !pid_alive(p))
+    };
+    let managed = format!("{MANAGED}=true");
+    for c in engine.list_containers(&managed).await? {
+        if dead(&c.labels) && old_enough(c.created, min_age) {
+            match engine.remove_container(&c.id).await {
+                Ok(()) => println!(
+                    "removed container {} (run {})",
+                    c.name,
+                    c.labels.get(RUN_ID).map_or("?", String::as_str)
+                ),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    }
+    for n in engine.list_networks(&managed).await? {
+        if dead(&n.labels) && old_enough(n.created, min_age) {
+            match engine.remove_network(&n.id).await {
+                Ok(()) => println!("removed network {}", n.name),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ClusterError::Sweep { failures }.into())
+    }
+}
+
+/// Whether Docker created it at least `min_age` seconds ago (unknown: yes, if no age is asked).
+fn old_enough(created: Option<u64>, min_age: u64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match created {
+        Some(t) => now.saturating_sub(t) >= min_age,
+        None => min_age == 0,
+    }
+}
