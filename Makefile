@@ -7,7 +7,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/host: //p')
 PROBE_BIN := $(CURDIR)/target/$(HOST_TRIPLE)/release/kindproof-probe
 export KINDPROOF_PROBE_BIN := $(PROBE_BIN)
 
-.PHONY: all build test docker-up kind probe nextest lint unit demo bench clean-tools
+.PHONY: all build test docker-up kind probe fake-kind nextest lint unit demo bench clean-tools
 
 all: build
 
@@ -30,6 +30,10 @@ probe:
 	@file_out=$$(ldd $(PROBE_BIN) 2>&1 || true); echo "probe: $$file_out"; \
 	  case "$$file_out" in *"not a dynamic executable"*|*"statically linked"*) ;; *) echo "probe is not static" >&2; exit 1;; esac
 
+## The test-only stand-in for kind (does to Docker what kind does, without Kubernetes).
+fake-kind:
+	cargo build -p kindproof-fake-kind
+
 nextest:
 	@command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
@@ -38,7 +42,7 @@ lint:
 	cargo clippy --all-targets --workspace -- -D warnings
 
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
-test: docker-up kind probe nextest lint
+test: docker-up kind probe fake-kind nextest lint
 	cargo nextest run --workspace --no-fail-fast
 
 ## Unit tests only: no Docker, no kind.

@@ -4,6 +4,7 @@
 
 mod cli;
 mod corpus;
+mod docker_clusters;
 mod docker_image_load;
 mod docker_ports;
 mod docker_probe;

@@ -1,0 +1,492 @@
+//! The kind provider against the real engine, with `kindproof-fake-kind` standing in for kind:
+//! it does to Docker what kind does (node containers with kind's labels on kind's network,
+//! publishing the config's mappings) without Kubernetes. Each test uses its own kind network
+//! (`KIND_EXPERIMENTAL_DOCKER_NETWORK`), state directory and reservation directory, and proves
+//! by label that nothing is left behind.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kindproof::cluster::kind_network::ula_subnet;
+use kindproof::cluster::nodes::{CLUSTER_LABEL, kind_nodes};
+use kindproof::cluster::state::ClusterRecord;
+use kindproof::docker::api::{ContainerSpec, Engine};
+use kindproof::docker::bollard_engine::BollardEngine;
+
+use crate::support::{RunScope, kindproof, test_image, text};
+
+/// The fake kind, built by `cargo build --workspace` beside the test binaries.
+fn fake_kind() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("kindproof-fake-kind");
+    assert!(
+        path.is_file(),
+        "{} missing: `cargo build -p kindproof-fake-kind` (make test builds the workspace)",
+        path.display()
+    );
+    path
+}
+
+const THREE_NODES: &str = "kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+  extraPortMappings:
+  - containerPort: 30001
+    listenAddress: 127.0.0.1
+- role: worker
+  extraPortMappings:
+  - containerPort: 30001
+    listenAddress: 127.0.0.1
+  - containerPort: 30053
+    hostPort: -1
+    listenAddress: 127.0.0.1
+    protocol: UDP
+- role: worker
+  extraPortMappings:
+  - containerPort: 30001
+    listenAddress: 127.0.0.1
+";
+
+/// One test's world: its kind network, state, reservations and fake-kind log.
+struct World {
+    scope: RunScope,
+    tmp: tempfile::TempDir,
+    network: String,
+    image: String,
+}
+
+impl World {
+    async fn new(engine: &BollardEngine) -> Self {
+        let scope = RunScope::new();
+        let image = test_image(engine).await;
+        let network = format!("kp-test-{}-kind", scope.run_id);
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("three.yaml"), THREE_NODES).unwrap();
+        Self {
+            scope,
+            tmp,
+            network,
+            image,
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.tmp.path().join("three.yaml")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.tmp.path().join("kind.log")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = kindproof();
+        c.env("KINDPROOF_KIND", fake_kind())
+            .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
+            .env("KINDPROOF_STATE_DIR", self.state())
+            .env("KINDPROOF_RUNTIME_DIR", self.tmp.path().join("run"))
+            .env("FAKE_KIND_LOG", self.log())
+            .env_remove("KIND_EXPERIMENTAL_PROVIDER")
+            .env_remove("KINDPROOF_NODE_IMAGE");
+        c
+    }
+
+    fn up(&self, name: &str) -> Command {
+        let mut c = self.cmd();
+        c.args(["up", "--image", &self.image, "--name", name])
+            .arg(self.config());
+        c
+    }
+
+    fn cluster(&self, n: usize) -> String {
+        format!("kp-test-{}-c{n}", self.scope.run_id)
+    }
+
+    /// Delete this test's clusters and network, then prove nothing is left.
+    async fn teardown(&self, engine: &BollardEngine, clusters: &[String]) {
+        for name in clusters {
+            for node in kind_nodes(engine, name).await.unwrap() {
+                engine.remove_container(&node.container.id).await.unwrap();
+            }
+        }
+        for n in engine.networks_named(&self.network).await.unwrap() {
+            engine.remove_network(&n.id).await.unwrap();
+        }
+        for name in clusters {
+            assert!(kind_nodes(engine, name).await.unwrap().is_empty());
+        }
+        self.scope.teardown(engine).await;
+    }
+}
+
+impl Drop for World {
+    /// On a failed test too: the fake nodes carry kind's labels, not the run's, so they go by
+    /// name (every cluster of this world starts with the run's prefix), then the network.
+    fn drop(&mut self) {
+        let prefix = format!("name=kp-test-{}-c", self.scope.run_id);
+        if let Ok(o) = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &prefix])
+            .output()
+        {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_up_creates_the_nodes_reads_their_ports_and_down_removes_them() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+
+    // kind got the resolved config, a private kubeconfig and the node image.
+    let dir = w.state().join("clusters").join(&name);
+    let log = std::fs::read_to_string(w.log()).unwrap();
+    assert!(log.starts_with("version\n"), "{log}");
+    let create = log
+        .lines()
+        .find(|l| l.starts_with("create cluster"))
+        .unwrap();
+    assert_eq!(
+        create,
+        format!(
+            "create cluster --name {name} --config {} --kubeconfig {} --image {} --wait 120s",
+            dir.join("kind-config.yaml").display(),
+            dir.join("kubeconfig").display(),
+            w.image
+        )
+    );
+    for (file, mode) in [("kubeconfig", 0o600), ("kind-config.yaml", 0o600)] {
+        let m = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "{file}");
+    }
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let written = std::fs::read_to_string(dir.join("kind-config.yaml")).unwrap();
+
+    // The nodes as Docker has them: kind's names and roles, on the kind network (created by
+    // kindproof with kind's IPv6 subnet), every port published where the config says.
+    let nodes = kind_nodes(&engine, &name).await.unwrap();
+    let roles: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.role.clone()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (format!("{name}-control-plane"), "control-plane".into()),
+            (format!("{name}-worker"), "worker".into()),
+            (format!("{name}-worker2"), "worker".into()),
+        ]
+    );
+    let net = engine.networks_named(&w.network).await.unwrap();
+    assert_eq!(net.len(), 1);
+    assert!(
+        net[0].subnets.contains(&ula_subnet(&w.network, 0)),
+        "{:?}",
+        net[0].subnets
+    );
+    let mut host_ports = HashSet::new();
+    for n in &nodes {
+        let (v4, _) = n.container.addresses[&w.network];
+        assert!(
+            v4.is_some(),
+            "{} has an address on the kind network",
+            n.name
+        );
+        let p30001 = n
+            .container
+            .published
+            .iter()
+            .find(|p| p.container_port == 30001)
+            .unwrap();
+        assert_eq!(p30001.host_ip, "127.0.0.1");
+        // The picked port is the one kindproof wrote into the config kind got.
+        assert!(
+            written.contains(&format!("hostPort: {}", p30001.host_port)),
+            "{written}"
+        );
+        assert!(host_ports.insert(p30001.host_port));
+        // The report names every published port.
+        assert!(
+            out.contains(&format!("127.0.0.1:{}->30001/tcp", p30001.host_port)),
+            "{out}"
+        );
+    }
+    // -1 stays -1 in the config (Docker picks), and is read back.
+    assert!(written.contains("hostPort: -1"), "{written}");
+    let udp = nodes[1]
+        .container
+        .published
+        .iter()
+        .find(|p| p.container_port == 30053)
+        .unwrap();
+    assert!(udp.host_port > 0);
+    assert!(out.contains("->30053/udp"), "{out}");
+    assert!(out.contains(&format!("kubeconfig  {}", dir.join("kubeconfig").display())));
+
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(kind_nodes(&engine, &name).await.unwrap().is_empty());
+    assert!(!dir.exists(), "down forgets the cluster's directory");
+    // A second down names the mistake.
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    w.teardown(&engine, &[name]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_parallel_ups_share_one_kind_network_and_never_a_port() {
+    const JOBS: usize = 8;
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let names: Vec<String> = (0..JOBS).map(|i| w.cluster(i)).collect();
+    // The fake kind, like kind, creates the network itself when it is missing and fails when
+    // the name is ambiguous; kindproof must have made it exist once before any create.
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            w.up(n)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    }
+    assert_eq!(engine.networks_named(&w.network).await.unwrap().len(), 1);
+    let mut ports = HashSet::new();
+    for n in &names {
+        let nodes = kind_nodes(&engine, n).await.unwrap();
+        assert_eq!(nodes.len(), 3, "{n}");
+        for node in nodes {
+            for p in node.container.published {
+                assert!(
+                    ports.insert((p.host_port, p.protocol)),
+                    "port {} handed out twice",
+                    p.host_port
+                );
+            }
+        }
+    }
+    assert_eq!(
+        ports.len(),
+        JOBS * 5,
+        "3 picked + 1 UDP + the API server per cluster"
+    );
+    for n in &names {
+        let o = w.cmd().args(["down", n]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    }
+    w.teardown(&engine, &names).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_up_interrupted_during_create_leaves_nothing() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let mut child = w
+        .up(&name)
+        .env("FAKE_KIND_NODE_DELAY_MS", "1500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until kind has made the first node, so the interrupt lands midway.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while kind_nodes(&engine, &name).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no node appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: deleting cluster"), "{err}");
+    assert!(kind_nodes(&engine, &name).await.unwrap().is_empty());
+    assert!(!w.state().join("clusters").join(&name).exists());
+    let log = std::fs::read_to_string(w.log()).unwrap();
+    assert!(
+        log.contains(&format!("delete cluster --name {name}")),
+        "{log}"
+    );
+    w.teardown(&engine, &[name]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_up_refuses_what_cannot_work_before_kind_creates_anything() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    // A node image that is not local: kind would pull it.
+    let o = w
+        .cmd()
+        .args([
+            "up",
+            "--image",
+            "kindest/node:v0.0.0-absent",
+            "--name",
+            &name,
+        ])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("failed to find node image kindest/node:v0.0.0-absent locally"),
+        "{err}"
+    );
+    // A kind too old to know.
+    let o = w
+        .up(&name)
+        .env("FAKE_KIND_VERSION", "0.18.0")
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("kind v0.18.0 at") && err.contains("too old"),
+        "{err}"
+    );
+    // Another container runtime.
+    let o = w
+        .up(&name)
+        .env("KIND_EXPERIMENTAL_PROVIDER", "podman")
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("KIND_EXPERIMENTAL_PROVIDER=podman"), "{err}");
+    // A config kind rejects even with its ports resolved.
+    let bad = w.tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: boss\n",
+    )
+    .unwrap();
+    let o = w
+        .cmd()
+        .args(["up", "--image", &w.image, "--name", &name])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    let log = std::fs::read_to_string(w.log()).unwrap_or_default();
+    assert!(
+        !log.contains("create cluster"),
+        "kind was asked to create: {log}"
+    );
+    assert!(kind_nodes(&engine, &name).await.unwrap().is_empty());
+    w.teardown(&engine, &[name]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_clean_sweeps_what_dead_runs_left_and_keeps_the_rest() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let (dead_run, kept) = (w.cluster(1), w.cluster(2));
+    for n in [&dead_run, &kept] {
+        let o = w.up(n).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    }
+    // Make the first look like a run whose process died: not kept, its pid gone.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let record = w
+        .state()
+        .join("clusters")
+        .join(&dead_run)
+        .join("cluster.json");
+    let mut rec: ClusterRecord = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    rec.keep = false;
+    rec.pid = dead_pid;
+    std::fs::write(&record, serde_json::to_vec(&rec).unwrap()).unwrap();
+    // And a container of a dead run, beside one of a live run (this test).
+    let mut dead_labels = w.scope.labels();
+    dead_labels.insert("io.kindproof.pid".into(), dead_pid.to_string());
+    let scratch = w.scope.network(&engine, true).await;
+    for (suffix, labels) in [("dead", dead_labels), ("live", w.scope.labels())] {
+        let spec = ContainerSpec {
+            name: format!("kp-test-{}-{suffix}", w.scope.run_id),
+            image: w.image.clone(),
+            cmd: vec!["sleep".into(), "600".into()],
+            labels,
+            network: Some(scratch.clone()),
+            ..Default::default()
+        };
+        engine.create_container(&spec).await.unwrap();
+    }
+    // Too young for --older-than: nothing goes.
+    let o = w
+        .cmd()
+        .args(["clean", "--older-than", "1h"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert_eq!(kind_nodes(&engine, &dead_run).await.unwrap().len(), 3);
+
+    let o = w.cmd().arg("clean").output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains(&format!("removed cluster {dead_run}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "removed container kp-test-{}-dead",
+            w.scope.run_id
+        )),
+        "{out}"
+    );
+    assert!(kind_nodes(&engine, &dead_run).await.unwrap().is_empty());
+    assert!(!record.exists());
+    assert_eq!(
+        kind_nodes(&engine, &kept).await.unwrap().len(),
+        3,
+        "kept by up"
+    );
+    let live = engine.list_containers(&w.scope.filter()).await.unwrap();
+    let live: Vec<&str> = live
+        .iter()
+        .filter(|c| !c.labels.contains_key(CLUSTER_LABEL))
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(live, [format!("kp-test-{}-live", w.scope.run_id)]);
+    w.teardown(&engine, &[dead_run, kept]).await;
+}
