@@ -7,6 +7,7 @@ pub mod docker;
 pub mod exit;
 pub mod kind_cli;
 pub mod kind_config;
+pub mod kube_ops;
 pub mod ports;
 pub mod probe_image;
 pub mod signals;
