@@ -11,7 +11,9 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde::Serialize;

@@ -371,3 +371,52 @@ async fn client_side_runs_kubectl_with_the_clusters_kubeconfig_and_reads_back_wh
     assert_eq!(written.stderr, message);
     assert!(written.stored.is_empty());
 }
+
+#[tokio::test]
+async fn previous_logs_and_labelled_namespaces() {
+    let (kube, mut handle) = mock();
+    let task = tokio::spawn({
+        let kube = kube.clone();
+        async move { super::pods::logs(&kube, "kp-ns", "flower-0", None, true).await }
+    });
+    let (req, send) = handle.next_request().await.unwrap();
+    assert_eq!(
+        req.uri().to_string(),
+        "/api/v1/namespaces/kp-ns/pods/flower-0/log?&previous=true"
+    );
+    send.send_response(
+        Response::builder()
+            .body(Body::from(
+                b"Port in server address 172.18.0.3:30457 is already in use.\n".to_vec(),
+            ))
+            .unwrap(),
+    );
+    assert_eq!(
+        task.await.unwrap().unwrap(),
+        "Port in server address 172.18.0.3:30457 is already in use.\n"
+    );
+
+    let task = tokio::spawn({
+        let kube = kube.clone();
+        async move { super::pods::create_namespace(&kube, "kp-flower-1a2b3c4d", "1a2b3c4d").await }
+    });
+    let seen = answer(
+        &mut handle,
+        201,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kp-flower-1a2b3c4d"}}),
+    )
+    .await;
+    assert_eq!(
+        (seen.method.as_str(), seen.uri.as_str()),
+        ("POST", "/api/v1/namespaces?")
+    );
+    assert_eq!(
+        seen.body["metadata"]["labels"]["io.kindproof.run-id"],
+        "1a2b3c4d"
+    );
+    assert_eq!(
+        seen.body["metadata"]["labels"]["io.kindproof.managed"],
+        "true"
+    );
+    task.await.unwrap().unwrap();
+}

@@ -7,6 +7,8 @@ pub mod client;
 pub mod error;
 pub mod manifest;
 pub mod path;
+pub mod pods;
+pub mod wait;
 
 #[cfg(test)]
 mod mock_tests;
