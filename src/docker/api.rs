@@ -47,6 +47,8 @@ pub struct ContainerInfo {
     /// Without Docker's leading `/`.
     pub name: String,
     pub running: bool,
+    /// Frozen by `docker pause` (still `running` as Docker counts it).
+    pub paused: bool,
     pub labels: HashMap<String, String>,
     pub published: Vec<Published>,
     /// Network name → (IPv4, IPv6) on that network.
@@ -144,6 +146,8 @@ pub trait Engine: Send + Sync {
         id: &str,
         timeout_secs: i32,
     ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn pause_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn unpause_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
     fn inspect_container(
         &self,
         id: &str,

@@ -93,7 +93,12 @@ fn info_from_inspect(
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string(),
-        running: inspect.state.and_then(|s| s.running).unwrap_or(false),
+        running: inspect
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false),
+        paused: inspect.state.and_then(|s| s.paused).unwrap_or(false),
         labels: inspect.config.and_then(|c| c.labels).unwrap_or_default(),
         published,
         addresses,
@@ -203,6 +208,20 @@ impl Engine for BollardEngine {
             .restart_container(id, Some(options))
             .await
             .map_err(DockerError::op("restart container", id))
+    }
+
+    async fn pause_container(&self, id: &str) -> Result<(), DockerError> {
+        self.docker
+            .pause_container(id)
+            .await
+            .map_err(DockerError::op("pause container", id))
+    }
+
+    async fn unpause_container(&self, id: &str) -> Result<(), DockerError> {
+        self.docker
+            .unpause_container(id)
+            .await
+            .map_err(DockerError::op("unpause container", id))
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, DockerError> {

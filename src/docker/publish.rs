@@ -260,6 +260,12 @@ mod tests {
         async fn restart_container(&self, _: &str, _: i32) -> Result<(), DockerError> {
             Ok(())
         }
+        async fn pause_container(&self, _: &str) -> Result<(), DockerError> {
+            unimplemented!("not used")
+        }
+        async fn unpause_container(&self, _: &str) -> Result<(), DockerError> {
+            unimplemented!("not used")
+        }
         async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, DockerError> {
             let spec = self.specs.lock().unwrap().last().cloned().unwrap();
             let published = spec
@@ -277,6 +283,7 @@ mod tests {
                 id: id.into(),
                 name: spec.name,
                 running: true,
+                paused: false,
                 labels: HashMap::new(),
                 published,
                 addresses: BTreeMap::new(),

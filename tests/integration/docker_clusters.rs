@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kindproof::cluster::kind_network::ula_subnet;
-use kindproof::cluster::nodes::{CLUSTER_LABEL, kind_nodes};
+use kindproof::cluster::nodes::{CLUSTER_LABEL, KindNode, kind_nodes};
 use kindproof::cluster::state::ClusterRecord;
 use kindproof::docker::api::{ContainerSpec, Engine};
 use kindproof::docker::bollard_engine::BollardEngine;
@@ -489,4 +489,64 @@ async fn docker_clean_sweeps_what_dead_runs_left_and_keeps_the_rest() {
         .collect();
     assert_eq!(live, [format!("kp-test-{}-live", w.scope.run_id)]);
     w.teardown(&engine, &[dead_run, kept]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_node_actions_restart_pause_and_exec_and_reread_the_ports() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let worker = kind_nodes(&engine, &name).await.unwrap().remove(1);
+    let port = |n: &KindNode, cp: u16| {
+        n.container
+            .published
+            .iter()
+            .find(|p| p.container_port == cp)
+            .unwrap()
+            .host_port
+    };
+    let picked = port(&worker, 30001);
+
+    let out = worker
+        .exec(&engine, &["sh".into(), "-c".into(), "echo $((6*7))".into()])
+        .await
+        .unwrap();
+    assert_eq!((out.exit_code, out.stdout.as_str()), (0, "42\n"));
+
+    let paused = worker.pause(&engine).await.unwrap();
+    assert!(paused.container.paused);
+    let resumed = paused.unpause(&engine).await.unwrap();
+    assert!(resumed.container.running && !resumed.container.paused);
+
+    let restarted = resumed.restart(&engine, 1).await.unwrap();
+    assert!(restarted.container.running);
+    // The picked port was fixed in the config kind got: it stays. The -1 port is whatever
+    // Docker chose now, read again, and agrees with Docker.
+    assert_eq!(port(&restarted, 30001), picked);
+    let udp_before = port(&worker, 30053);
+    let udp_after = port(&restarted, 30053);
+    // As on a real kind node (FACTS: 32770 -> 32772 -> 32774): Docker hands out the next port.
+    assert_ne!(
+        udp_after, udp_before,
+        "a -1 port is picked again on restart"
+    );
+    let now = engine
+        .inspect_container(&worker.container.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        port(
+            &KindNode {
+                container: now,
+                ..restarted.clone()
+            },
+            30053
+        ),
+        udp_after
+    );
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    w.teardown(&engine, &[name]).await;
 }
