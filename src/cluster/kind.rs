@@ -80,6 +80,8 @@ pub enum ClusterError {
     #[error(transparent)]
     Network(#[from] NetworkError),
     #[error(transparent)]
+    Kube(#[from] crate::kube_ops::error::KubeError),
+    #[error(transparent)]
     Docker(#[from] DockerError),
 }
 

@@ -6,4 +6,5 @@ pub mod image_load;
 pub mod kind;
 pub mod kind_network;
 pub mod nodes;
+pub mod provider;
 pub mod state;

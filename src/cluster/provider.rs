@@ -1,0 +1,199 @@
+//! One trait for the clusters scenarios run on, so the runner does not care where a cluster
+//! comes from: a kind cluster kindproof creates and deletes, or an existing cluster named by a
+//! kubeconfig (a shared CI cluster, k3d, a real one) that kindproof only borrows.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Node as ApiNode;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+
+use super::kind::{ClusterError, CreateRequest, KindProvider};
+use super::nodes::KindNode;
+use crate::docker::api::Engine;
+use crate::kube_ops::client::Kube;
+use crate::kube_ops::error::KubeError;
+use crate::ports::inspect::Published;
+
+/// A node as scenarios see it (`${nodes.worker.ip}`, `${ports.<node>.<port>/<proto>}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Node {
+    pub name: String,
+    pub role: String,
+    pub ipv4: Option<IpAddr>,
+    pub ipv6: Option<IpAddr>,
+    /// Host ports the node container publishes (kind only).
+    pub published: Vec<Published>,
+    /// The node container (kind only): node-level actions go through Docker.
+    pub container: Option<String>,
+}
+
+/// A cluster to run on.
+#[derive(Debug, Clone)]
+pub struct ClusterHandle {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub context: Option<String>,
+    pub nodes: Vec<Node>,
+    /// `kind` or `existing`.
+    pub provider: &'static str,
+}
+
+pub trait ClusterProvider: Send + Sync {
+    /// Make the cluster available (create it, or check the existing one answers).
+    fn acquire(&self) -> impl Future<Output = Result<ClusterHandle, ClusterError>> + Send;
+    /// Give it back (delete it, or nothing for a borrowed cluster).
+    fn release(
+        &self,
+        handle: &ClusterHandle,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+}
+
+/// A kind node as a scenario node: its addresses on the kind network.
+pub fn from_kind(node: &KindNode, network: &str) -> Node {
+    let (ipv4, ipv6) = node
+        .container
+        .addresses
+        .get(network)
+        .copied()
+        .unwrap_or((None, None));
+    Node {
+        name: node.name.clone(),
+        role: node.role.clone(),
+        ipv4,
+        ipv6,
+        published: node.container.published.clone(),
+        container: Some(node.container.id.clone()),
+    }
+}
+
+/// A node from the API: the InternalIP addresses, and the role from the node-role labels
+/// (`control-plane` when it has that role, else `worker`).
+pub fn from_api(node: &Value) -> Node {
+    let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let control_plane = node["metadata"]["labels"]
+        .as_object()
+        .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"));
+    let mut ipv4 = None;
+    let mut ipv6 = None;
+    for a in node
+        .pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if a["type"] != "InternalIP" {
+            continue;
+        }
+        match a["address"].as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
+            Some(ip @ IpAddr::V4(_)) if ipv4.is_none() => ipv4 = Some(ip),
+            Some(ip @ IpAddr::V6(_)) if ipv6.is_none() => ipv6 = Some(ip),
+            _ => {}
+        }
+    }
+    Node {
+        name,
+        role: if control_plane {
+            "control-plane".into()
+        } else {
+            "worker".into()
+        },
+        ipv4,
+        ipv6,
+        published: Vec::new(),
+        container: None,
+    }
+}
+
+/// A kind cluster kindproof creates for this run and deletes afterwards.
+pub struct KindCluster<'e, E: Engine> {
+    pub provider: KindProvider<'e, E>,
+    pub request: CreateRequest,
+}
+
+impl<E: Engine> ClusterProvider for KindCluster<'_, E> {
+    async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
+        let created = self.provider.create(&self.request).await?;
+        Ok(ClusterHandle {
+            name: created.name.clone(),
+            kubeconfig: created.kubeconfig.clone(),
+            context: Some(format!("kind-{}", created.name)),
+            nodes: created
+                .nodes
+                .iter()
+                .map(|n| from_kind(n, &created.network))
+                .collect(),
+            provider: "kind",
+        })
+    }
+
+    async fn release(&self, handle: &ClusterHandle) -> Result<(), ClusterError> {
+        self.provider
+            .delete(&handle.name, Some(&handle.kubeconfig))
+            .await
+    }
+}
+
+/// A cluster kindproof did not create: no lifecycle; nodes come from the API. Everything
+/// kindproof makes there lives in its own namespaces, which the runner deletes.
+pub struct ExistingCluster {
+    pub kubeconfig: PathBuf,
+    pub context: Option<String>,
+}
+
+impl ClusterProvider for ExistingCluster {
+    async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
+        let kube = Kube::connect(&self.kubeconfig, self.context.as_deref()).await?;
+        let api: Api<ApiNode> = Api::all(kube.client.clone());
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(KubeError::from_kube(
+                "list the nodes of",
+                self.kubeconfig.display().to_string(),
+            ))?;
+        let mut nodes: Vec<Node> = list
+            .items
+            .iter()
+            .map(|n| from_api(&serde_json::to_value(n).expect("a node serializes")))
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(ClusterHandle {
+            name: self
+                .context
+                .clone()
+                .unwrap_or_else(|| "current-context".into()),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            nodes,
+            provider: "existing",
+        })
+    }
+
+    async fn release(&self, _: &ClusterHandle) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn api_nodes_give_internal_addresses_and_roles() {
+        let cp = from_api(&json!({
+            "metadata": {"name": "kp-x-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"addresses": [
+                {"type": "Hostname", "address": "kp-x-control-plane"},
+                {"type": "InternalIP", "address": "172.18.0.3"},
+                {"type": "InternalIP", "address": "fc00:f853:ccd:e793::3"}]}}));
+        assert_eq!(cp.role, "control-plane");
+        assert_eq!(cp.ipv4, Some("172.18.0.3".parse().unwrap()));
+        assert_eq!(cp.ipv6, Some("fc00:f853:ccd:e793::3".parse().unwrap()));
+        assert_eq!(cp.container, None);
+        let w = from_api(&json!({"metadata": {"name": "w", "labels": {}}, "status": {}}));
+        assert_eq!((w.role.as_str(), w.ipv4), ("worker", None));
+    }
+}
