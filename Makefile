@@ -7,7 +7,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/host: //p')
 PROBE_BIN := $(CURDIR)/target/$(HOST_TRIPLE)/release/kindproof-probe
 export KINDPROOF_PROBE_BIN := $(PROBE_BIN)
 
-.PHONY: all build test docker-up kind probe fake-kind nextest lint unit demo bench clean-tools
+.PHONY: all build test test-kind docker-up kind probe fake-kind nextest lint unit demo bench clean-tools
 
 all: build
 
@@ -44,6 +44,11 @@ lint:
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
 test: docker-up kind probe fake-kind nextest lint
 	cargo nextest run --workspace --no-fail-fast
+
+## The tests that need a real cluster (ignored elsewhere): where kind and a local node image
+## exist. KINDPROOF_NODE_IMAGE names the image; nothing is pulled.
+test-kind: docker-up kind probe fake-kind nextest
+	PATH=$(CURDIR)/.tools/bin:$$PATH cargo nextest run --workspace --run-ignored only
 
 ## Unit tests only: no Docker, no kind.
 unit: nextest

@@ -53,6 +53,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The host lacks something kindproof needs; the details were printed.
+    #[error("{0}")]
+    Environment(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -71,7 +74,8 @@ impl AppError {
             | Self::ProbeImage(_)
             | Self::Load(_)
             | Self::Cluster(_)
-            | Self::Io { .. } => INFRASTRUCTURE,
+            | Self::Io { .. }
+            | Self::Environment(_) => INFRASTRUCTURE,
         }
     }
 

@@ -4,6 +4,7 @@ use crate::docker::api::Engine;
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
 use crate::kind_cli::{installed_version, kind_bin};
+use crate::kube_ops::apply::{kubectl_bin, kubectl_version};
 use crate::ports::reserve::ReservationDir;
 
 pub async fn run() -> Result<(), AppError> {
@@ -22,15 +23,13 @@ pub async fn run() -> Result<(), AppError> {
             problems.push("kind");
         }
     }
-    match std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            println!("kubectl     {}", text.lines().next().unwrap_or("").trim());
+    let kubectl = kubectl_bin();
+    match kubectl_version(&kubectl) {
+        Ok((_, text)) => println!("kubectl     {text} at {}", kubectl.display()),
+        Err(e) => {
+            println!("kubectl     {e}");
+            problems.push("kubectl");
         }
-        _ => println!("kubectl     not installed (needed for client-side apply in scenarios)"),
     }
     match ReservationDir::default_location() {
         Ok(d) => println!("ports       reservations in {}", d.path().display()),
@@ -52,7 +51,7 @@ pub async fn run() -> Result<(), AppError> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(AppError::InvalidInput(format!(
+        Err(AppError::Environment(format!(
             "problems with: {}",
             problems.join(", ")
         )))

@@ -77,6 +77,47 @@ pub fn kubectl_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("kubectl"))
 }
 
+/// The oldest kubectl kindproof drives for client-side applies.
+pub const MIN_KUBECTL: (u32, u32) = (1, 24);
+
+/// kubectl's client version as (major, minor) and its text, from `kubectl version --client -o
+/// json`; an error says what to install.
+pub fn kubectl_version(bin: &std::path::Path) -> Result<((u32, u32), String), String> {
+    let install = format!(
+        "client-side applies need kubectl {}.{} or newer: install it (Debian: `apt-get install kubectl` from the Kubernetes apt repository) or name it with {KUBECTL_ENV}",
+        MIN_KUBECTL.0, MIN_KUBECTL.1
+    );
+    let out = std::process::Command::new(bin)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .map_err(|e| {
+            format!(
+                "failed to run `{} version --client`: {e}; {install}",
+                bin.display()
+            )
+        })?;
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|_| format!("failed to read the version of {}; {install}", bin.display()))?;
+    let text = v
+        .pointer("/clientVersion/gitVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let num = |k: &str| {
+        v.pointer(&format!("/clientVersion/{k}"))
+            .and_then(Value::as_str)
+            .and_then(|s| s.trim_end_matches('+').parse::<u32>().ok())
+    };
+    match (num("major"), num("minor")) {
+        (Some(major), Some(minor)) if (major, minor) >= MIN_KUBECTL => Ok(((major, minor), text)),
+        (Some(_), Some(_)) => Err(format!("kubectl {text} is too old; {install}")),
+        _ => Err(format!(
+            "failed to read the version of {}; {install}",
+            bin.display()
+        )),
+    }
+}
+
 /// Split an API refusal (an outcome) from a failure of the request itself (an error).
 fn refused<T>(r: Result<T, KubeError>) -> Result<Result<T, ApiStatus>, KubeError> {
     match r {

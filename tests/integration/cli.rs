@@ -79,6 +79,23 @@ fn infrastructure_errors_exit_3_with_a_fix() {
 }
 
 #[test]
+fn docker_doctor_reports_a_missing_kubectl_with_a_fix() {
+    let out = kindproof()
+        .env("KINDPROOF_KUBECTL", "/nonexistent/kubectl")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("client-side applies need kubectl 1.24 or newer: install it"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("docker      engine"), "{stdout}");
+    assert!(stderr.contains("problems with: kubectl"), "{stderr}");
+}
+
+#[test]
 fn ports_json_lists_every_mapping_and_write_produces_a_loadable_config() {
     let tmp = tempfile::tempdir().unwrap();
     let written = tmp.path().join("out.yaml");
