@@ -74,6 +74,10 @@ pub enum Command {
         /// How long kind waits for the control plane
         #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
         wait: std::time::Duration,
+        /// Also add the cluster to your own kubeconfig ($KUBECONFIG or ~/.kube/config); without
+        /// this, kindproof writes only the cluster's private kubeconfig
+        #[arg(long)]
+        export_kubeconfig: bool,
     },
     /// Delete a kind cluster (one made by `up`, or any other) and forget its kubeconfig
     #[command(after_help = EXIT_CODES_HELP)]

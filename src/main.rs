@@ -59,12 +59,14 @@ fn main() {
                 name,
                 image,
                 wait,
+                export_kubeconfig,
             } => {
                 commands::cluster::up(commands::cluster::UpArgs {
                     config,
                     name,
                     image,
                     wait,
+                    export_kubeconfig,
                 })
                 .await
             }

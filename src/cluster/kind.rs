@@ -69,6 +69,8 @@ pub enum ClusterError {
         leftovers: Vec<String>,
         output: String,
     },
+    #[error("failed to export the kubeconfig of cluster {name}: {output}")]
+    Export { name: String, output: String },
     #[error("failed to remove {} leftovers: {}", failures.len(), failures.join("; "))]
     Sweep { failures: Vec<String> },
     #[error("failed to write {path}: {source}")]
@@ -314,6 +316,26 @@ impl<E: Engine> KindProvider<'_, E> {
                 name: name.to_string(),
                 attempts: ATTEMPTS,
                 leftovers,
+                output: tail(&output, 20),
+            })
+        }
+    }
+
+    /// `kind export kubeconfig`: add the cluster to `$KUBECONFIG` or `~/.kube/config`, the
+    /// user's own kubeconfig, which kindproof touches only when asked.
+    pub async fn export_kubeconfig(&self, name: &str) -> Result<(), ClusterError> {
+        let args: Vec<String> = vec![
+            "export".into(),
+            "kubeconfig".into(),
+            "--name".into(),
+            name.to_string(),
+        ];
+        let (status, output) = self.kind(&args).await?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ClusterError::Export {
+                name: name.to_string(),
                 output: tail(&output, 20),
             })
         }

@@ -26,6 +26,7 @@ pub struct UpArgs {
     pub name: Option<String>,
     pub image: Option<String>,
     pub wait: Duration,
+    pub export_kubeconfig: bool,
 }
 
 fn provider(engine: &BollardEngine) -> KindProvider<'_, BollardEngine> {
@@ -104,7 +105,15 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         }
     };
     drop(resolution);
+    if args.export_kubeconfig {
+        kind.export_kubeconfig(&name).await?;
+    }
     print!("{}", summary(&created));
+    if args.export_kubeconfig {
+        println!(
+            "exported    context kind-{name} to your kubeconfig ($KUBECONFIG or ~/.kube/config)"
+        );
+    }
     Ok(())
 }
 

@@ -93,6 +93,8 @@ impl World {
     fn cmd(&self) -> Command {
         let mut c = kindproof();
         c.env("KINDPROOF_KIND", fake_kind())
+            .env("HOME", self.tmp.path().join("home"))
+            .env_remove("KUBECONFIG")
             .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
             .env("KINDPROOF_STATE_DIR", self.state())
             .env("KINDPROOF_RUNTIME_DIR", self.tmp.path().join("run"))
@@ -549,4 +551,35 @@ async fn docker_node_actions_restart_pause_and_exec_and_reread_the_ports() {
     let o = w.cmd().args(["down", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_up_writes_the_users_kubeconfig_only_when_asked() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let user_config = w.tmp.path().join("home/.kube/config");
+    let (quiet, exported) = (w.cluster(1), w.cluster(2));
+    let o = w.up(&quiet).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert!(
+        !user_config.exists(),
+        "~/.kube/config written without --export-kubeconfig"
+    );
+    let o = w.up(&exported).arg("--export-kubeconfig").output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let written = std::fs::read_to_string(&user_config).unwrap();
+    assert!(
+        written.contains(&format!("current-context: kind-{exported}")),
+        "{written}"
+    );
+    assert!(
+        out.contains(&format!("exported    context kind-{exported}")),
+        "{out}"
+    );
+    for n in [&quiet, &exported] {
+        let o = w.cmd().args(["down", n]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    }
+    w.teardown(&engine, &[quiet, exported]).await;
 }

@@ -57,6 +57,7 @@ async fn main() {
         ["create", "cluster"] => create(&args).await,
         ["delete", "cluster"] => delete(&args).await,
         ["get", "clusters"] => get_clusters().await,
+        ["export", "kubeconfig"] => export_kubeconfig(&args).await,
         _ => Err(format!("fake kind: unsupported command {args:?}")),
     };
     if let Err(e) = result {
@@ -208,10 +209,7 @@ async fn create(args: &[String]) -> Result<(), String> {
     }
     if let Some(path) = flag(args, "--kubeconfig") {
         let port = api_port.ok_or("no control-plane node")?;
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{port}\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
-        );
-        std::fs::write(&path, text).map_err(|e| format!("write {path}: {e}"))?;
+        std::fs::write(&path, kubeconfig(&name, port)).map_err(|e| format!("write {path}: {e}"))?;
     }
     eprintln!("Creating cluster \"{name}\" ...\n ✓ Ready (fake)");
     Ok(())
@@ -250,5 +248,37 @@ async fn get_clusters() -> Result<(), String> {
     for n in names {
         println!("{n}");
     }
+    Ok(())
+}
+
+fn kubeconfig(name: &str, port: u16) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:{port}\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
+    )
+}
+
+/// As kind: to --kubeconfig, else $KUBECONFIG, else ~/.kube/config (the fake overwrites where
+/// kind merges).
+async fn export_kubeconfig(args: &[String]) -> Result<(), String> {
+    let name = flag(args, "--name").unwrap_or_else(|| "kind".into());
+    let engine = engine().await?;
+    let port = kind_nodes(&engine, &name)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .flat_map(|n| n.container.published.iter())
+        .find(|p| p.container_port == 6443)
+        .map(|p| p.host_port)
+        .ok_or_else(|| {
+            format!("could not locate any control plane nodes for cluster named '{name}'")
+        })?;
+    let path = flag(args, "--kubeconfig")
+        .or_else(|| std::env::var("KUBECONFIG").ok())
+        .unwrap_or_else(|| format!("{}/.kube/config", std::env::var("HOME").unwrap_or_default()));
+    if let Some(dir) = Path::new(&path).parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&path, kubeconfig(&name, port)).map_err(|e| format!("write {path}: {e}"))?;
+    eprintln!("Set kubectl context to \"kind-{name}\"");
     Ok(())
 }
