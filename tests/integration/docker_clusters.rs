@@ -134,9 +134,9 @@ impl World {
 
 impl Drop for World {
     /// On a failed test too: the fake nodes carry kind's labels, not the run's, so they go by
-    /// name (every cluster of this world starts with the run's prefix), then the network.
+    /// name (every cluster name of this world contains `kp-test-<run id>`), then the network.
     fn drop(&mut self) {
-        let prefix = format!("name=kp-test-{}-c", self.scope.run_id);
+        let prefix = format!("name=kp-test-{}", self.scope.run_id);
         if let Ok(o) = Command::new("docker")
             .args(["ps", "-aq", "--filter", &prefix])
             .output()
@@ -268,24 +268,45 @@ async fn docker_parallel_ups_share_one_kind_network_and_never_a_port() {
     const JOBS: usize = 8;
     let engine = BollardEngine::connect().await.unwrap();
     let w = World::new(&engine).await;
-    let names: Vec<String> = (0..JOBS).map(|i| w.cluster(i)).collect();
+    // Every job uses the same config and lets kindproof name its cluster: the names come
+    // from the config's name and each process's run id.
+    let config = w
+        .tmp
+        .path()
+        .join(format!("kp-test-{}.yaml", w.scope.run_id));
+    std::fs::copy(w.config(), &config).unwrap();
     // The fake kind, like kind, creates the network itself when it is missing and fails when
     // the name is ambiguous; kindproof must have made it exist once before any create.
-    let children: Vec<_> = names
-        .iter()
-        .map(|n| {
-            w.up(n)
+    let children: Vec<_> = (0..JOBS)
+        .map(|_| {
+            w.cmd()
+                .args(["up", "--image", &w.image])
+                .arg(&config)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
+    let mut names = Vec::new();
     for c in children {
         let o = c.wait_with_output().unwrap();
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(0), "{out}{err}");
+        let name = out
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster     "))
+            .unwrap()
+            .to_string();
+        assert!(
+            name.starts_with(&format!("kp-kp-test-{}-", w.scope.run_id)),
+            "{name}"
+        );
+        assert!(name.len() <= 49, "{name}");
+        names.push(name);
     }
+    let distinct: HashSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), JOBS, "{names:?}");
     assert_eq!(engine.networks_named(&w.network).await.unwrap().len(), 1);
     let mut ports = HashSet::new();
     for n in &names {
