@@ -14,6 +14,7 @@ use super::nodes::KindNode;
 use crate::docker::api::Engine;
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::error::KubeError;
+use crate::kube_ops::pods::wait_nodes_ready;
 use crate::ports::inspect::Published;
 
 /// A node as scenarios see it (`${nodes.worker.ip}`, `${ports.<node>.<port>/<proto>}`).
@@ -115,6 +116,15 @@ pub struct KindCluster<'e, E: Engine> {
 impl<E: Engine> ClusterProvider for KindCluster<'_, E> {
     async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
         let created = self.provider.create(&self.request).await?;
+        // kind's --wait covers the control plane only; scenarios pin pods to workers.
+        let kube = Kube::connect(&created.kubeconfig, None).await?;
+        wait_nodes_ready(
+            &kube,
+            created.nodes.len(),
+            self.request.wait,
+            std::time::Duration::from_millis(500),
+        )
+        .await?;
         Ok(ClusterHandle {
             name: created.name.clone(),
             kubeconfig: created.kubeconfig.clone(),

@@ -420,3 +420,46 @@ async fn previous_logs_and_labelled_namespaces() {
     );
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn waiting_for_nodes_lasts_until_every_one_is_ready() {
+    let (kube, mut handle) = mock();
+    let task = tokio::spawn({
+        let kube = kube.clone();
+        async move {
+            super::pods::wait_nodes_ready(
+                &kube,
+                2,
+                Duration::from_secs(60),
+                Duration::from_millis(1),
+            )
+            .await
+        }
+    });
+    let node = |name: &str, ready: &str| json!({"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": ready}]}});
+    let list = |items: Value| json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": items});
+    answer(
+        &mut handle,
+        503,
+        status(503, "ServiceUnavailable", "starting"),
+    )
+    .await;
+    answer(&mut handle, 200, list(json!([node("cp", "True")]))).await;
+    answer(
+        &mut handle,
+        200,
+        list(json!([node("cp", "True"), node("w", "False")])),
+    )
+    .await;
+    let seen = answer(
+        &mut handle,
+        200,
+        list(json!([node("cp", "True"), node("w", "True")])),
+    )
+    .await;
+    assert_eq!(
+        (seen.method.as_str(), seen.uri.as_str()),
+        ("GET", "/api/v1/nodes?")
+    );
+    task.await.unwrap().unwrap();
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams};
 use serde_json::Value;
@@ -247,4 +247,50 @@ pub async fn delete_namespace(kube: &Kube, name: &str, timeout: Duration) -> Res
 /// The namespace of one scenario in one run: `kp-<name>-<run id>`, a valid DNS label.
 pub fn namespace_name(scenario: &str, run_id: &str) -> String {
     crate::cluster::kind::cluster_name(scenario, run_id)
+}
+
+/// Wait until the API server answers and lists `expected` nodes, all `Ready` (kind's `--wait`
+/// covers only the control plane; workers turn Ready seconds later).
+pub async fn wait_nodes_ready(
+    kube: &Kube,
+    expected: usize,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<(), KubeError> {
+    let api: Api<Node> = Api::all(kube.client.clone());
+    until(
+        &format!("{expected} nodes to be Ready"),
+        timeout,
+        interval,
+        || async {
+            let list = match api.list(&ListParams::default()).await {
+                Ok(l) => l,
+                // Not answering yet (starting, or restarting): keep waiting, say why.
+                Err(e) => return Ok(Poll::Pending(format!("API server: {e}"))),
+            };
+            let nodes = values(list.items);
+            let not_ready: Vec<&str> = nodes
+                .iter()
+                .filter(|n| {
+                    !n.pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
+                })
+                .map(|n| n["metadata"]["name"].as_str().unwrap_or("?"))
+                .collect();
+            Ok(if nodes.len() >= expected && not_ready.is_empty() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!(
+                    "{} of {expected} nodes Ready; not ready: {}",
+                    nodes.len() - not_ready.len(),
+                    not_ready.join(", ")
+                ))
+            })
+        },
+    )
+    .await
 }
