@@ -37,6 +37,8 @@ pub enum ClusterError {
         "failed to find the kind CLI ({bin}): install kind {MIN_KIND} or newer (`make kind` fetches it), or name it with KINDPROOF_KIND"
     )]
     KindMissing { bin: String },
+    #[error("{detail}: reinstall kind {MIN_KIND} or newer (`make kind`)")]
+    KindBroken { detail: String },
     #[error("kind {found} at {bin} is too old: kindproof needs kind {MIN_KIND} or newer")]
     KindTooOld { bin: String, found: KindVersion },
     #[error(
@@ -123,7 +125,10 @@ pub fn check_kind() -> Result<KindVersion, ClusterError> {
     match crate::kind_cli::installed_version() {
         Ok(Some(v)) if v >= MIN_KIND => Ok(v),
         Ok(Some(found)) => Err(ClusterError::KindTooOld { bin, found }),
-        Ok(None) | Err(_) => Err(ClusterError::KindMissing { bin }),
+        Ok(None) => Err(ClusterError::KindMissing { bin }),
+        Err(e) => Err(ClusterError::KindBroken {
+            detail: e.to_string(),
+        }),
     }
 }
 

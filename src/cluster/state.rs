@@ -44,17 +44,18 @@ impl ClusterRecord {
             name: name.to_string(),
             pid: std::process::id(),
             run_id: run_id.to_string(),
-            created: now(),
+            created: unix_now(),
             keep,
         }
     }
 
     pub fn age_secs(&self) -> u64 {
-        now().saturating_sub(self.created)
+        unix_now().saturating_sub(self.created)
     }
 }
 
-fn now() -> u64 {
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -129,11 +129,11 @@ fn summary(c: &Created) -> String {
         if c.network_created { " (created)" } else { "" }
     );
     for n in &c.nodes {
-        let (v4, v6) = c
-            .nodes
-            .iter()
-            .find(|x| x.name == n.name)
-            .and_then(|x| x.container.addresses.get(&c.network).copied())
+        let (v4, v6) = n
+            .container
+            .addresses
+            .get(&c.network)
+            .copied()
             .unwrap_or((None, None));
         let mut ports: Vec<String> = n
             .container
@@ -246,12 +246,8 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
 
 /// Whether Docker created it at least `min_age` seconds ago (unknown: yes, if no age is asked).
 fn old_enough(created: Option<u64>, min_age: u64) -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     match created {
-        Some(t) => now.saturating_sub(t) >= min_age,
+        Some(t) => state::unix_now().saturating_sub(t) >= min_age,
         None => min_age == 0,
     }
 }
