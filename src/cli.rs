@@ -21,17 +21,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check kind configs the way a given kind version would, and say what kindproof does about
-    /// what kind would reject
+    /// Check scenarios (their steps, variables, manifests and kind config) or kind configs the
+    /// way a given kind version would, without touching Docker or a cluster
     #[command(after_help = EXIT_CODES_HELP)]
     Validate {
         /// The kind version whose rules apply [default: the installed `kind version`, else the
         /// newest rules kindproof knows]
         #[arg(long, value_name = "V")]
         kind_version: Option<KindVersion>,
-        /// Kind config files, or directories whose *.yaml files are checked
-        #[arg(required = true, value_name = "FILE")]
+        /// Scenario directories (`scenarios/`, `scenarios/<name>/`) or scenario.yaml files; or kind
+        /// config files, or directories whose *.yaml files are checked
+        #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
+    },
+    /// List the scenarios, their variants and what each variant shows
+    #[command(after_help = EXIT_CODES_HELP)]
+    List {
+        /// Scenario directories or files
+        #[arg(value_name = "PATH", default_value = "scenarios")]
+        paths: Vec<PathBuf>,
     },
     /// Resolve the host ports of a kind config: fixed ports as written, hostPort 0/unset picked
     /// and reserved by kindproof, -1 left to Docker

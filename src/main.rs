@@ -32,6 +32,7 @@ fn main() {
                 kind_version,
                 files,
             } => commands::validate::run(kind_version, &files),
+            Command::List { paths } => commands::list::run(&paths),
             Command::Ports {
                 file,
                 kind_version,

@@ -3,5 +3,6 @@
 pub mod cluster;
 pub mod doctor;
 pub mod image;
+pub mod list;
 pub mod ports;
 pub mod validate;

@@ -95,6 +95,9 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
 
 pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), AppError> {
     let (version, source) = rules_version(kind_version)?;
+    if crate::scenario::load::names_scenarios(files) {
+        return scenarios(version, files);
+    }
     let files = expand(files)?;
     println!(
         "checking {} kind config(s) against kind {version} ({source})",
@@ -114,5 +117,50 @@ pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), A
             files.len()
         )));
     }
+    Ok(())
+}
+
+/// Load every scenario (strictly, with its kind config and manifests) and report each.
+pub fn load_scenarios(
+    version: KindVersion,
+    inputs: &[PathBuf],
+) -> Result<Vec<crate::scenario::model::Scenario>, AppError> {
+    let files = crate::scenario::load::find(inputs).map_err(AppError::InvalidInput)?;
+    let mut loaded = Vec::new();
+    let mut bad = 0;
+    for f in &files {
+        match crate::scenario::load::load(f, version) {
+            Ok(s) => loaded.push(s),
+            Err(errors) => {
+                bad += 1;
+                eprintln!("error  {}", f.display());
+                for e in errors {
+                    eprintln!("  {e}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(AppError::InvalidInput(format!(
+            "{bad} of {} scenario(s) invalid",
+            files.len()
+        )));
+    }
+    Ok(loaded)
+}
+
+fn scenarios(version: KindVersion, inputs: &[PathBuf]) -> Result<(), AppError> {
+    let loaded = load_scenarios(version, inputs)?;
+    for s in &loaded {
+        let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+        println!(
+            "ok     {} ({} variant(s): {}; cluster {})",
+            s.file.display(),
+            s.variants.len(),
+            names.join(", "),
+            s.cluster.config_file.display()
+        );
+    }
+    println!("{} scenario(s) valid (kind {version} rules)", loaded.len());
     Ok(())
 }

@@ -70,6 +70,31 @@ pub fn with_defaults(raw: &Cluster) -> Cluster {
     c
 }
 
+/// The short names kind gives the nodes of a defaulted config, in order: per role, the first
+/// is the role (`control-plane`, `worker`), the next ones are numbered (`worker2`, `worker3`).
+/// The node container is `<cluster>-<short name>`.
+pub fn node_short_names(defaulted: &Cluster) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    defaulted
+        .nodes
+        .iter()
+        .map(|n| {
+            let role = n
+                .role
+                .as_ref()
+                .map(|r| r.value.clone())
+                .unwrap_or_else(|| ROLE_CONTROL_PLANE.to_string());
+            let count = seen.entry(role.clone()).or_default();
+            *count += 1;
+            if *count == 1 {
+                role
+            } else {
+                format!("{role}{count}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

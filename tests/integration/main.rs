@@ -12,4 +12,5 @@ mod existing_cluster;
 mod kind_cluster;
 mod kind_conformance;
 mod parallel;
+mod scenario_corpus;
 mod support;

@@ -17,7 +17,7 @@ use kindproof::cluster::kind_network::network_name;
 use kindproof::cluster::nodes::{CLUSTER_LABEL, ROLE_LABEL, kind_nodes};
 use kindproof::docker::api::{ContainerSpec, Engine, NetworkSpec, Publish};
 use kindproof::docker::bollard_engine::BollardEngine;
-use kindproof::kind_config::defaults::with_defaults;
+use kindproof::kind_config::defaults::{node_short_names, with_defaults};
 use kindproof::kind_config::load::load_file;
 use kindproof::kind_config::model::Protocol;
 
@@ -123,9 +123,8 @@ async fn create(args: &[String]) -> Result<(), String> {
         .ok()
         .and_then(|d| d.parse().ok())
         .map(Duration::from_millis);
-    let mut counts: HashMap<String, usize> = HashMap::new();
     let mut api_port = None;
-    for node in &config.nodes {
+    for (node, short) in config.nodes.iter().zip(node_short_names(&config)) {
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
@@ -134,13 +133,7 @@ async fn create(args: &[String]) -> Result<(), String> {
             .as_ref()
             .map(|r| r.value.clone())
             .unwrap_or_else(|| "control-plane".into());
-        let n = counts.entry(role.clone()).or_default();
-        *n += 1;
-        let node_name = if *n == 1 {
-            format!("{name}-{role}")
-        } else {
-            format!("{name}-{role}{n}")
-        };
+        let node_name = format!("{name}-{short}");
         let mut publish: Vec<Publish> = node
             .extra_port_mappings
             .iter()
@@ -165,7 +158,7 @@ async fn create(args: &[String]) -> Result<(), String> {
                     .map(|p| p as u16),
             })
             .collect();
-        let first_control_plane = role == "control-plane" && *n == 1;
+        let first_control_plane = short == "control-plane";
         if first_control_plane {
             publish.push(Publish {
                 container_port: 6443,

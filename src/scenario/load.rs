@@ -1,0 +1,268 @@
+//! Loading scenarios: `scenarios/<name>/scenario.yaml` strictly, its kind config (checked the
+//! way kind would), its manifests and its variables, every problem located. Nothing here touches
+//! Docker or a cluster, so `kindproof validate scenarios/` runs anywhere.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::convert::{API_VERSION, Converter, KIND, gate, known_for, variables};
+use super::model::{ClusterSpec, GateOn, Scenario, Variant};
+use super::raw;
+use crate::kind_config::check::{ConfigCheck, Verdict};
+use crate::kind_config::defaults::{node_short_names, with_defaults};
+use crate::kind_config::load::load_file;
+use crate::kind_config::model::Protocol;
+use crate::kind_config::version::KindVersion;
+use crate::yaml::{LocatedError, Position};
+
+pub const FILE: &str = "scenario.yaml";
+
+/// The scenario files under `inputs`: a `scenario.yaml`, a scenario directory, or a directory
+/// of scenario directories (sorted).
+pub fn find(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_file() {
+            out.push(input.clone());
+        } else if input.join(FILE).is_file() {
+            out.push(input.join(FILE));
+        } else if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| format!("failed to read directory {}: {e}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path().join(FILE)))
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no scenarios here (expected <name>/{FILE})",
+                    input.display()
+                ));
+            }
+            out.extend(found);
+        } else {
+            return Err(format!("{}: no such file or directory", input.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `inputs` name scenarios rather than kind configs.
+pub fn names_scenarios(inputs: &[PathBuf]) -> bool {
+    inputs.iter().any(|i| {
+        i.file_name().is_some_and(|n| n == FILE)
+            || i.join(FILE).is_file()
+            || (i.is_dir()
+                && std::fs::read_dir(i)
+                    .map(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join(FILE).is_file())))
+                    .unwrap_or(false))
+    })
+}
+
+/// A kind config named by a scenario: beside it, else in the nearest `kind-configs/` above.
+fn kind_config_path(dir: &Path, name: &str) -> Option<PathBuf> {
+    let beside = dir.join(name);
+    if beside.is_file() {
+        return Some(beside);
+    }
+    dir.ancestors()
+        .map(|a| a.join("kind-configs").join(name))
+        .find(|p| p.is_file())
+}
+
+/// Load and validate one scenario, checking kind configs against `kind`'s rules.
+pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError>> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        vec![LocatedError::new(
+            Position::file_start(file),
+            "",
+            format!("failed to read: {e}"),
+        )]
+    })?;
+    let raw: raw::Scenario = crate::yaml::from_str(file, &text).map_err(|e| vec![e])?;
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut cx = Converter::new(file, &dir);
+    let mut errors: Vec<LocatedError> = Vec::new();
+    let at = |s: &crate::kind_config::model::S<String>| Position::of(file, s);
+    if raw.api_version.value != API_VERSION {
+        errors.push(LocatedError::new(
+            at(&raw.api_version),
+            "apiVersion",
+            format!("expected {API_VERSION}, got {:?}", raw.api_version.value),
+        ));
+    }
+    if raw.kind.value != KIND {
+        errors.push(LocatedError::new(
+            at(&raw.kind),
+            "kind",
+            format!("expected {KIND}, got {:?}", raw.kind.value),
+        ));
+    }
+    let name = raw.name.value.clone();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        errors.push(LocatedError::new(
+            at(&raw.name),
+            "name",
+            "a scenario name is lowercase letters, digits and dashes",
+        ));
+    }
+    if file.file_name().is_some_and(|n| n == FILE)
+        && dir.file_name().is_some_and(|d| d.to_string_lossy() != name)
+    {
+        errors.push(LocatedError::new(
+            at(&raw.name),
+            "name",
+            format!(
+                "the scenario in directory {} must be named after it",
+                dir.display()
+            ),
+        ));
+    }
+
+    // The cluster: its kind config must be usable; its nodes and ports are variables.
+    let mut nodes = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    let config_file = kind_config_path(&dir, &raw.cluster.config.value);
+    let mut kind_config = None;
+    match &config_file {
+        None => errors.push(LocatedError::new(
+            at(&raw.cluster.config),
+            "cluster.config",
+            format!(
+                "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
+                raw.cluster.config.value
+            ),
+        )),
+        Some(path) => match load_file(path) {
+            Err(e) => errors.push(LocatedError::new(
+                at(&raw.cluster.config),
+                "cluster.config",
+                e.to_string(),
+            )),
+            Ok(loaded) => {
+                let check = ConfigCheck::run(path, &loaded.cluster, kind);
+                if check.verdict() == Verdict::Invalid {
+                    for p in &check.blocking {
+                        errors.push(LocatedError::new(
+                            p.position.clone(),
+                            &p.field,
+                            p.message.clone(),
+                        ));
+                    }
+                }
+                let defaulted = with_defaults(&loaded.cluster);
+                for (node, short) in defaulted.nodes.iter().zip(node_short_names(&defaulted)) {
+                    for m in &node.extra_port_mappings {
+                        let proto = m
+                            .protocol
+                            .as_ref()
+                            .and_then(|p| Protocol::parse(&p.value))
+                            .unwrap_or(Protocol::Tcp);
+                        if let Some(cp) = &m.container_port {
+                            ports.insert((short.clone(), format!("{}/{}", cp.value, proto.lower())));
+                        }
+                    }
+                    if short == "control-plane" {
+                        ports.insert((short.clone(), "6443/tcp".into()));
+                    }
+                    nodes.insert(short);
+                }
+                kind_config = Some(loaded.cluster);
+            }
+        },
+    }
+
+    cx.set_timeouts(&raw.timeouts);
+    let mut variants = Vec::new();
+    let mut names = BTreeSet::new();
+    if raw.variants.is_empty() {
+        errors.push(LocatedError::new(
+            Position::file_start(file),
+            "variants",
+            "a scenario needs at least one variant (e.g. bug and mitigated)",
+        ));
+    }
+    for (i, v) in raw.variants.iter().enumerate() {
+        let field = format!("variants[{i}]");
+        let rv = &v.value;
+        if !names.insert(rv.name.value.clone()) {
+            errors.push(LocatedError::new(
+                at(&rv.name),
+                format!("{field}.name"),
+                format!("variant {:?} is defined twice", rv.name.value),
+            ));
+        }
+        let user = variables(&raw.variables, &rv.variables);
+        let mut known = known_for(&user, &nodes, &ports);
+        let mut when = Vec::new();
+        if let Some(w) = &rv.when {
+            for (what, value, f) in [
+                (GateOn::Kind, &w.kind, "kind"),
+                (GateOn::Kubernetes, &w.kubernetes, "kubernetes"),
+            ] {
+                if let Some(value) = value {
+                    match gate(what, &value.value) {
+                        Ok(g) => when.push(g),
+                        Err(m) => errors.push(LocatedError::new(
+                            at(value),
+                            format!("{field}.when.{f}"),
+                            m,
+                        )),
+                    }
+                }
+            }
+        }
+        let (steps_field, steps) = match &rv.steps {
+            Some(s) => (format!("{field}.steps"), s),
+            None => ("steps".to_string(), &raw.steps),
+        };
+        if steps.is_empty() {
+            errors.push(LocatedError::new(
+                Position::of(file, v),
+                &field,
+                "this variant has no steps (neither its own nor the scenario's)",
+            ));
+        }
+        let steps = cx.steps(steps, &steps_field, &mut known, &user, false);
+        let cleanup = cx.steps(&raw.cleanup, "cleanup", &mut known, &user, true);
+        variants.push(Variant {
+            name: rv.name.value.clone(),
+            expect: rv.expect.clone(),
+            variables: user,
+            when,
+            steps,
+            cleanup,
+        });
+    }
+    errors.extend(cx.errors);
+    errors.dedup();
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| {
+            (&a.position.file, a.position.line, a.position.column).cmp(&(
+                &b.position.file,
+                b.position.line,
+                b.position.column,
+            ))
+        });
+        errors.dedup();
+        return Err(errors);
+    }
+    Ok(Scenario {
+        name,
+        summary: raw.summary,
+        upstream: raw.upstream,
+        dir,
+        file: file.to_path_buf(),
+        cluster: ClusterSpec {
+            config_file: config_file.expect("checked above"),
+            config: kind_config.expect("checked above"),
+            image: raw.cluster.image.map(|i| i.value),
+            shared: raw.cluster.shared,
+        },
+        variants,
+    })
+}

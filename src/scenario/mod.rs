@@ -1,0 +1,8 @@
+//! Scenarios: the YAML format (raw types), the validated model the runner executes, the
+//! conversion between them with located errors, variables, and loading from disk.
+
+pub mod convert;
+pub mod load;
+pub mod model;
+pub mod raw;
+pub mod vars;

@@ -1,0 +1,310 @@
+//! The validated scenario: what the runner executes. Every step holds exactly one action, every
+//! duration is parsed and every timeout resolved (defaults, then scenario, then step), every
+//! variable reference was checked against what the scenario can know.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::kind_config::model::Cluster as KindCluster;
+use crate::kube_ops::apply::{ApplyMode, PatchType};
+use crate::kube_ops::path::FieldPath;
+use crate::yaml::Position;
+
+/// A string that may hold `${…}` references, resolved just before its step runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(pub String);
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub summary: String,
+    pub upstream: Vec<String>,
+    /// The scenario's directory (manifests are relative to it).
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub cluster: ClusterSpec,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub config_file: PathBuf,
+    pub config: KindCluster,
+    pub image: Option<String>,
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub expect: String,
+    /// The scenario's variables with this variant's on top.
+    pub variables: BTreeMap<String, String>,
+    pub when: Vec<Gate>,
+    pub steps: Vec<Step>,
+    /// The scenario's cleanup steps, run last in reverse order.
+    pub cleanup: Vec<Step>,
+}
+
+/// A version gate of a variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    pub what: GateOn,
+    pub op: Cmp,
+    pub version: (u64, u64, u64),
+    /// As written, for the skip reason.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateOn {
+    Kind,
+    Kubernetes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+    Eq,
+}
+
+impl Gate {
+    pub fn holds(&self, v: (u64, u64, u64)) -> bool {
+        match self.op {
+            Cmp::Ge => v >= self.version,
+            Cmp::Gt => v > self.version,
+            Cmp::Le => v <= self.version,
+            Cmp::Lt => v < self.version,
+            Cmp::Eq => v == self.version,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Shown in reports: the `name`, else a description of the action.
+    pub name: String,
+    pub id: Option<String>,
+    /// The resolved timeout of this step.
+    pub timeout: Duration,
+    pub action: Action,
+    pub finally: Vec<Step>,
+    pub position: Position,
+}
+
+#[derive(Debug, Clone)]
+pub enum ManifestSource {
+    File(Template),
+    Inline(Template),
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectRef {
+    pub api_version: Template,
+    pub kind: Template,
+    pub name: Template,
+    pub namespace: Option<Template>,
+}
+
+/// Where a probe runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum From {
+    /// The machine kindproof runs on (outside every node).
+    Host,
+    /// A node's network namespace (like a hostNetwork pod on it).
+    Node(Template),
+    /// A pod (by name, in the scenario's namespace).
+    Pod(Template),
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Apply {
+        source: ManifestSource,
+        mode: ApplyMode,
+        expect_error: bool,
+    },
+    Patch {
+        target: ObjectRef,
+        patch_type: PatchType,
+        patch: Value,
+        expect_error: bool,
+    },
+    Delete {
+        source: Option<ManifestSource>,
+        target: Option<ObjectRef>,
+    },
+    Wait(WaitFor),
+    Sleep(Duration),
+    Exec {
+        target: ExecTarget,
+        command: Vec<Template>,
+        exit_code: i64,
+    },
+    RestartNode(Template),
+    PauseNode {
+        node: Template,
+        duration: Duration,
+    },
+    Probe(ProbeSpec),
+    Assert(Assertion),
+}
+
+#[derive(Debug, Clone)]
+pub enum WaitFor {
+    Pods {
+        selector: Template,
+        ready: Option<bool>,
+        phase: Option<String>,
+        count: Option<u32>,
+    },
+    Deployment(Template),
+    Endpoints {
+        service: Template,
+        ready: u32,
+    },
+    NodesReady,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExecTarget {
+    Node(Template),
+    Pod {
+        pod: Template,
+        container: Option<Template>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum ProbeSpec {
+    Connect {
+        from: From,
+        targets: Vec<Template>,
+        count: u32,
+        concurrency: u32,
+        per_connection: Duration,
+        http: bool,
+    },
+    Dns {
+        from: From,
+        name: Template,
+        interval: Duration,
+        until: DnsUntil,
+    },
+    Bind {
+        from: From,
+        address: Template,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsUntil {
+    Once,
+    Resolved,
+    For(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    Field {
+        target: ObjectRef,
+        path: FieldPath,
+        check: FieldCheck,
+    },
+    Pod {
+        selector: Template,
+        container: Option<Template>,
+        checks: Vec<PodCheck>,
+    },
+    Routing {
+        probe: String,
+        target: Template,
+        checks: Vec<RoutingCheck>,
+    },
+    Dns {
+        probe: String,
+        checks: Vec<DnsCheck>,
+    },
+    Result {
+        step: String,
+        checks: Vec<ResultCheck>,
+    },
+    Endpoints {
+        service: Template,
+        ready: Option<u32>,
+        nodes: Option<Vec<Template>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum FieldCheck {
+    Equals(Value),
+    Contains(Template),
+    Matches(regex_lite::Regex),
+    Count(u32),
+}
+
+#[derive(Debug, Clone)]
+pub enum PodCheck {
+    Phase(String),
+    Ready(bool),
+    WaitingReason(String),
+    TerminatedReason(String),
+    MinRestarts(u64),
+    MaxRestarts(u64),
+    LastExitCode(i64),
+    LogsContain(Template),
+    PreviousLogsContain(Template),
+    EventReason(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum RoutingCheck {
+    Only(Vec<Template>),
+    Includes(Vec<Template>),
+    Excludes(Vec<Template>),
+    MinDistinct(u32),
+    MinShare(f64),
+    Unreachable(bool),
+}
+
+#[derive(Debug, Clone)]
+pub enum DnsCheck {
+    Resolved(bool),
+    Within {
+        bound: Duration,
+        since: Option<Template>,
+    },
+    NotBefore {
+        bound: Duration,
+        since: Option<Template>,
+    },
+    SeenBeforeSuccess(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ResultCheck {
+    ExitCode(i64),
+    StdoutContains(Template),
+    StderrContains(Template),
+    Reason(String),
+    MessageContains(Template),
+}
+
+/// Outputs each kind of step has (`${steps.<id>.<output>}`).
+pub fn outputs(action: &Action) -> &'static [&'static str] {
+    match action {
+        Action::Apply { .. } | Action::Patch { .. } | Action::Delete { .. } => {
+            &["time", "exitCode", "stdout", "stderr", "reason", "message"]
+        }
+        Action::Exec { .. } => &["time", "exitCode", "stdout", "stderr"],
+        Action::Probe(_) => &["time", "started"],
+        _ => &["time"],
+    }
+}

@@ -1,0 +1,373 @@
+//! The scenario file as it is written: serde types that mirror the YAML field for field
+//! (unknown fields are rejected), with source spans where conversion reports errors. The runner
+//! never sees these; `convert` turns them into the validated model.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::kind_config::model::S;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    pub api_version: S<String>,
+    pub kind: S<String>,
+    pub name: S<String>,
+    pub summary: String,
+    /// The upstream threads this reproduces (URLs).
+    #[serde(default)]
+    pub upstream: Vec<String>,
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Defaults of the user variables; variants override them.
+    #[serde(default)]
+    pub variables: BTreeMap<String, S<String>>,
+    pub variants: Vec<S<Variant>>,
+    #[serde(default)]
+    pub steps: Vec<S<Step>>,
+    /// Runs last, in reverse order, whatever happened.
+    #[serde(default)]
+    pub cleanup: Vec<S<Step>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cluster {
+    /// A file in `kind-configs/`.
+    pub config: S<String>,
+    /// A pinned node image (must be present locally).
+    #[serde(default)]
+    pub image: Option<S<String>>,
+    /// May this scenario share its cluster with others of the same shape (isolated by
+    /// namespace)? A scenario that changes the cluster itself must not.
+    #[serde(default = "yes")]
+    pub shared: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Timeouts by action type; every field is a duration such as `90s`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Timeouts {
+    pub apply: Option<S<String>>,
+    pub wait: Option<S<String>>,
+    pub assert: Option<S<String>>,
+    pub exec: Option<S<String>>,
+    pub probe: Option<S<String>>,
+    pub delete: Option<S<String>>,
+    pub node: Option<S<String>>,
+    pub cleanup: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Variant {
+    pub name: S<String>,
+    /// What a user sees when this variant holds (shown in reports).
+    pub expect: String,
+    #[serde(default)]
+    pub variables: BTreeMap<String, S<String>>,
+    /// Version gates, e.g. `{kind: ">=0.22", kubernetes: ">=1.24"}`.
+    #[serde(default)]
+    pub when: Option<When>,
+    /// Steps of this variant only, replacing the scenario's.
+    #[serde(default)]
+    pub steps: Option<Vec<S<Step>>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct When {
+    pub kind: Option<S<String>>,
+    pub kubernetes: Option<S<String>>,
+}
+
+/// One step: exactly one action, plus options every step has.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Step {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Names the step's outputs: `${steps.<id>.<output>}`.
+    #[serde(default)]
+    pub id: Option<S<String>>,
+    #[serde(default)]
+    pub timeout: Option<S<String>>,
+    /// Steps that run after this one whatever happened.
+    #[serde(default)]
+    pub finally: Vec<S<Step>>,
+
+    pub apply: Option<Apply>,
+    pub patch: Option<Patch>,
+    pub delete: Option<Delete>,
+    pub wait: Option<Wait>,
+    pub sleep: Option<S<String>>,
+    pub exec: Option<Exec>,
+    #[serde(rename = "restart-node")]
+    pub restart_node: Option<S<String>>,
+    #[serde(rename = "pause-node")]
+    pub pause_node: Option<PauseNode>,
+    pub probe: Option<Probe>,
+    pub assert: Option<Assert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Apply {
+    /// A manifest file beside the scenario (may use variables).
+    pub file: Option<S<String>>,
+    /// An inline manifest.
+    pub manifest: Option<S<String>>,
+    #[serde(default)]
+    pub mode: Option<S<String>>,
+    #[serde(default)]
+    pub force: bool,
+    /// The apply is expected to be refused (kubectl non-zero, or an API error): the step
+    /// passes and the refusal is kept for `assert.result`.
+    #[serde(default)]
+    pub expect_error: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub api_version: S<String>,
+    pub kind: S<String>,
+    pub name: S<String>,
+    #[serde(default)]
+    pub namespace: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Patch {
+    pub target: ObjectRef,
+    #[serde(rename = "type")]
+    pub patch_type: S<String>,
+    pub patch: Value,
+    #[serde(default)]
+    pub expect_error: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Delete {
+    pub file: Option<S<String>>,
+    pub target: Option<ObjectRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Wait {
+    pub pods: Option<PodWait>,
+    pub deployment: Option<S<String>>,
+    pub endpoints: Option<EndpointsWait>,
+    pub nodes: Option<NodesWait>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodWait {
+    pub selector: S<String>,
+    #[serde(default)]
+    pub ready: Option<bool>,
+    #[serde(default)]
+    pub phase: Option<S<String>>,
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EndpointsWait {
+    pub service: S<String>,
+    pub ready: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodesWait {
+    pub ready: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Exec {
+    pub node: Option<S<String>>,
+    pub pod: Option<S<String>>,
+    #[serde(default)]
+    pub container: Option<S<String>>,
+    pub command: Vec<S<String>>,
+    /// Expected exit code (default 0); anything else fails the step.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PauseNode {
+    pub node: S<String>,
+    /// How long the node stays paused.
+    #[serde(rename = "for")]
+    pub duration: S<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Probe {
+    pub connect: Option<ConnectProbe>,
+    pub dns: Option<DnsProbe>,
+    pub bind: Option<BindProbe>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectProbe {
+    /// `host`, `node:<node>` (the node's network namespace), or `pod:<pod name>`.
+    pub from: S<String>,
+    pub targets: Vec<S<String>>,
+    #[serde(default)]
+    pub count: Option<u32>,
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    #[serde(default)]
+    pub per_connection_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub proto: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsProbe {
+    /// `pod:<pod name>` (a probe pod already running `dns`), `node:<node>` or `host`.
+    pub from: S<String>,
+    pub name: S<String>,
+    #[serde(default)]
+    pub interval: Option<S<String>>,
+    /// `once`, `until-resolved` (default) or a duration to keep sampling.
+    #[serde(default)]
+    pub until: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BindProbe {
+    pub from: S<String>,
+    pub address: S<String>,
+}
+
+/// One assertion; it polls until its deadline and reports the last value it saw.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Assert {
+    pub field: Option<FieldAssert>,
+    pub pod: Option<PodAssert>,
+    pub routing: Option<RoutingAssert>,
+    pub dns: Option<DnsAssert>,
+    pub result: Option<ResultAssert>,
+    pub endpoints: Option<EndpointsAssert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FieldAssert {
+    pub target: ObjectRef,
+    pub path: S<String>,
+    pub equals: Option<Value>,
+    pub contains: Option<S<String>>,
+    pub matches: Option<S<String>>,
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodAssert {
+    pub selector: S<String>,
+    #[serde(default)]
+    pub container: Option<S<String>>,
+    pub phase: Option<S<String>>,
+    pub ready: Option<bool>,
+    pub waiting_reason: Option<S<String>>,
+    pub terminated_reason: Option<S<String>>,
+    pub min_restarts: Option<u64>,
+    pub max_restarts: Option<u64>,
+    pub last_exit_code: Option<i64>,
+    pub logs_contain: Option<S<String>>,
+    pub previous_logs_contain: Option<S<String>>,
+    pub event_reason: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RoutingAssert {
+    /// The `id` of a connect probe step.
+    pub probe: S<String>,
+    pub target: S<String>,
+    pub only: Option<Vec<S<String>>>,
+    pub includes: Option<Vec<S<String>>>,
+    pub excludes: Option<Vec<S<String>>>,
+    pub min_distinct: Option<u32>,
+    /// Every backend's share of answers is at least this fraction (0..1).
+    pub min_share: Option<f64>,
+    #[serde(default)]
+    pub unreachable: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsAssert {
+    /// The `id` of a dns probe step.
+    pub probe: S<String>,
+    pub resolved: Option<bool>,
+    /// The first success came within this long of `since` (a step's `time` output).
+    pub within: Option<S<String>>,
+    /// … and not before this long after it.
+    pub not_before: Option<S<String>>,
+    pub since: Option<S<String>>,
+    /// An answer code seen before the first success (`NXDOMAIN`, `TIMEOUT`).
+    pub seen_before_success: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResultAssert {
+    /// The `id` of an apply, patch, exec or bind step.
+    pub step: S<String>,
+    pub exit_code: Option<i64>,
+    pub stdout_contains: Option<S<String>>,
+    pub stderr_contains: Option<S<String>>,
+    pub reason: Option<S<String>>,
+    pub message_contains: Option<S<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EndpointsAssert {
+    pub service: S<String>,
+    pub ready: Option<u32>,
+    /// The nodes that have ready endpoints, by node short name (`worker`, `worker2`).
+    pub nodes: Option<Vec<S<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn an_unknown_action_is_rejected_with_its_place() {
+        let e = crate::yaml::from_str::<Step>(Path::new("s.yaml"), "explode: now\n").unwrap_err();
+        assert_eq!(e.field, "explode");
+        assert!(
+            e.message.contains("unknown field `explode`"),
+            "{}",
+            e.message
+        );
+    }
+}

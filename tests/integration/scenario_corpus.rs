@@ -1,0 +1,153 @@
+//! Scenarios as input: every broken scenario under `tests/fixtures/scenarios/invalid-*/` exits 2
+//! naming file, line, column, field and reason (as its `# expect-*` header says), without
+//! touching Docker; the shipped `scenarios/` validate and list.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::support::{kindproof, root, text};
+
+fn dir(name: &str) -> PathBuf {
+    root().join("tests/fixtures/scenarios").join(name)
+}
+
+fn check_invalid(name: &str) {
+    let file = dir(name).join("scenario.yaml");
+    let body = std::fs::read_to_string(&file).unwrap();
+    let get = |key: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
+            .unwrap_or_else(|| panic!("{name} has no `# {key}:` header"))
+            .to_string()
+    };
+    let out = kindproof()
+        // No Docker may be needed to validate: point it nowhere.
+        .env("DOCKER_HOST", "unix:///nonexistent/kindproof-test.sock")
+        .args(["validate", "--kind-version", "0.33.0"])
+        .arg(dir(name))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let located = format!(
+        "{}:{}: {}: ",
+        file.display(),
+        get("expect-at"),
+        get("expect-field")
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(&located))
+        .unwrap_or_else(|| panic!("no line located at {located} in:\n{stderr}"));
+    let message = get("expect-message");
+    assert!(line.contains(&message), "{message:?} not in {line:?}");
+}
+
+macro_rules! corpus {
+    ($($test:ident => $dir:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_invalid($dir);
+            }
+        )*
+
+        /// Every fixture on disk has a test above, so none is silently skipped.
+        #[test]
+        fn every_scenario_fixture_has_a_test() {
+            let listed: BTreeSet<&str> = [$($dir),*].into_iter().collect();
+            let on_disk: BTreeSet<String> = std::fs::read_dir(dir(""))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect();
+            let on_disk: BTreeSet<&str> = on_disk.iter().map(String::as_str).collect();
+            assert_eq!(listed, on_disk);
+        }
+    };
+}
+
+corpus! {
+    scenario_invalid_apply_mode => "invalid-apply-mode";
+    scenario_invalid_bad_duration => "invalid-bad-duration";
+    scenario_invalid_later_step_id => "invalid-later-step-id";
+    scenario_invalid_manifest_variable => "invalid-manifest-variable";
+    scenario_invalid_missing_manifest => "invalid-missing-manifest";
+    scenario_invalid_two_actions => "invalid-two-actions";
+    scenario_invalid_unknown_action => "invalid-unknown-action";
+    scenario_invalid_unknown_assert_field => "invalid-unknown-assert-field";
+    scenario_invalid_unknown_node => "invalid-unknown-node";
+    scenario_invalid_unknown_variable => "invalid-unknown-variable";
+}
+
+#[test]
+fn the_shipped_scenarios_validate_and_list_without_docker() {
+    let out = kindproof()
+        .env("DOCKER_HOST", "unix:///nonexistent/kindproof-test.sock")
+        .current_dir(root())
+        .args(["validate", "scenarios"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("scenario(s) valid"), "{stdout}");
+    let out = kindproof()
+        .current_dir(root())
+        .arg("list")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("service-tcp-udp-nodeport-apply  kubectl apply updates only the first"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  - mitigated-server-side: "), "{stdout}");
+}
+
+#[test]
+fn every_error_of_a_scenario_is_reported_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("many");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(
+        d.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha9
+kind: Scenario
+name: many
+summary: three problems
+cluster:
+  config: three-node.yaml
+variants:
+  - name: only
+    expect: never runs
+steps:
+  - sleep: soon
+  - restart-node: worker7
+",
+    )
+    .unwrap();
+    // The kind config is found in the nearest kind-configs/ above the scenario.
+    std::fs::create_dir(tmp.path().join("kind-configs")).unwrap();
+    std::fs::copy(
+        root().join("kind-configs/three-node.yaml"),
+        tmp.path().join("kind-configs/three-node.yaml"),
+    )
+    .unwrap();
+    let out = kindproof().arg("validate").arg(&d).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let file = d.join("scenario.yaml");
+    for expected in [
+        format!(
+            "{}:1:13: apiVersion: expected kindproof.dev/v1alpha1",
+            file.display()
+        ),
+        format!("{}:11:12: steps[0].sleep: not a duration", file.display()),
+        format!(
+            "{}:12:19: steps[1].restart-node: the cluster has no node `worker7`",
+            file.display()
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\nin\n{stderr}");
+    }
+}
