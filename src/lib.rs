@@ -11,6 +11,7 @@ pub mod kind_config;
 pub mod kube_ops;
 pub mod ports;
 pub mod probe_image;
+pub mod runner;
 pub mod scenario;
 pub mod signals;
 pub mod yaml;

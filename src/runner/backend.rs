@@ -1,0 +1,107 @@
+//! What the engine needs from a cluster, as a trait: the real one talks to the API server, the
+//! Docker engine and the probe; tests drive the engine with a fake. Every method's error is an
+//! infrastructure failure (the harness broke), never a verdict on the cluster's behaviour.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use crate::cluster::provider::Node;
+use crate::kube_ops::apply::{ApplyMode, PatchType, Written};
+use crate::kube_ops::manifest::Manifest;
+use crate::kube_ops::pods::EventSummary;
+
+/// Where a probe runs, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeSite {
+    Host,
+    Node(Node),
+    Pod(String),
+}
+
+/// What a command (a probe, an exec) printed and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ran {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub trait Backend: Send + Sync {
+    fn apply(
+        &self,
+        manifest: &Manifest,
+        mode: ApplyMode,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Written, String>> + Send;
+    fn patch(
+        &self,
+        target: &DynamicObject,
+        patch_type: PatchType,
+        body: &Value,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Written, String>> + Send;
+    fn delete(
+        &self,
+        manifest: &Manifest,
+        namespace: &str,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Written, String>> + Send;
+    fn get(
+        &self,
+        target: &DynamicObject,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Option<Value>, String>> + Send;
+    fn pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> impl Future<Output = Result<Vec<Value>, String>> + Send;
+    fn endpoint_slices(
+        &self,
+        namespace: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Vec<Value>, String>> + Send;
+    fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> impl Future<Output = Result<String, String>> + Send;
+    fn events(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Vec<EventSummary>, String>> + Send;
+    /// Names of the nodes that are not Ready (empty: all are).
+    fn nodes_not_ready(&self) -> impl Future<Output = Result<Vec<String>, String>> + Send;
+    fn exec_node(
+        &self,
+        node: &Node,
+        command: &[String],
+    ) -> impl Future<Output = Result<Ran, String>> + Send;
+    fn exec_pod(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+    ) -> impl Future<Output = Result<Ran, String>> + Send;
+    /// Restart a node container; the node as it is afterwards (ports read again).
+    fn restart_node(&self, node: &Node) -> impl Future<Output = Result<Node, String>> + Send;
+    fn pause_node(
+        &self,
+        node: &Node,
+        duration: Duration,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Run `kindproof-probe <args>` at `site` and wait (at most `deadline`) for it to end.
+    fn probe(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        namespace: &str,
+        deadline: Duration,
+    ) -> impl Future<Output = Result<Ran, String>> + Send;
+}

@@ -1,0 +1,8 @@
+//! Running scenarios: the engine runs one variant's steps against a [`backend::Backend`]; the
+//! probe's JSON protocol is read in `results`; outcomes keep "failed" (a verdict on the
+//! cluster) apart from "broken" (the harness or infrastructure).
+
+pub mod backend;
+pub mod engine;
+pub mod outcome;
+pub mod results;

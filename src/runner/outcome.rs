@@ -1,0 +1,100 @@
+//! What running a scenario produced, at step and variant level. "The assertion failed" and "the
+//! harness broke" are different outcomes, with different exit codes and report elements.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Status {
+    Passed,
+    /// The cluster did not behave as asserted; `observed` is the last value seen.
+    Failed {
+        message: String,
+        observed: String,
+    },
+    /// The harness or the infrastructure failed; says nothing about the behaviour.
+    Broken {
+        message: String,
+    },
+    /// Not run, and why (a version gate, or an earlier step that did not pass).
+    Skipped {
+        reason: String,
+    },
+}
+
+impl Status {
+    pub fn failed(message: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self::Failed {
+            message: message.into(),
+            observed: observed.into(),
+        }
+    }
+
+    pub fn broken(message: impl Into<String>) -> Self {
+        Self::Broken {
+            message: message.into(),
+        }
+    }
+
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Self::Passed)
+    }
+
+    /// Which of two outcomes a report shows for the whole: broken over failed over passed.
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Passed => 0,
+            Self::Skipped { .. } => 1,
+            Self::Failed { .. } => 2,
+            Self::Broken { .. } => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub name: String,
+    #[serde(flatten)]
+    pub status: Status,
+    #[serde(serialize_with = "millis")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub finally: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantReport {
+    pub scenario: String,
+    pub variant: String,
+    pub expect: String,
+    #[serde(flatten)]
+    pub status: Status,
+    pub namespace: String,
+    #[serde(serialize_with = "millis")]
+    pub duration: Duration,
+    pub steps: Vec<StepReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleanup: Vec<StepReport>,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+/// The overall status of steps: the worst one (a failed step's `finally` counts too).
+pub fn overall<'a>(steps: impl IntoIterator<Item = &'a StepReport>) -> Status {
+    let mut worst = Status::Passed;
+    for s in steps {
+        for st in std::iter::once(&s.status).chain(s.finally.iter().map(|f| &f.status)) {
+            if matches!(st, Status::Skipped { .. }) {
+                continue;
+            }
+            if st.rank() > worst.rank() {
+                worst = st.clone();
+            }
+        }
+    }
+    worst
+}
