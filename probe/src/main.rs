@@ -18,7 +18,7 @@ use identity::Identity;
 
 const USAGE: &str = "usage: kindproof-probe MODE [flags]
   serve   [--tcp PORT]... [--http PORT]... [--udp PORT]... [--address IP] [--quiet]
-  bind    --address HOST:PORT [--quiet]
+  bind    --address HOST:PORT [--quiet] [--check]  (--check: report and exit, do not serve)
   dns     --name NAME [--once | --until-resolved [--deadline 120s] | --for DURATION]
           [--interval 20ms] [--timeout 2s] [--type A|AAAA]
   connect --target HOST:PORT [--target ...] --count N [--concurrency C] [--timeout 2s]
@@ -78,8 +78,8 @@ fn run(argv: &[String]) -> Result<i32, String> {
             Ok(0)
         }
         "bind" => {
-            let f = Flags::parse(rest, &["quiet"])?;
-            f.only(&["address", "quiet"])?;
+            let f = Flags::parse(rest, &["quiet", "check"])?;
+            f.only(&["address", "quiet", "check"])?;
             let text = f.one("address").ok_or("bind needs --address HOST:PORT")?;
             let addr: SocketAddr = text
                 .parse()
@@ -88,6 +88,10 @@ fn run(argv: &[String]) -> Result<i32, String> {
                 bind::Bound::Failed { errno } => {
                     bind::report_failure(&text, errno);
                     Ok(1)
+                }
+                bind::Bound::Listening(_) if f.has("check") => {
+                    out::emit("bind", serde_json::json!({"address": text, "ok": true}));
+                    Ok(0)
                 }
                 bind::Bound::Listening(listener) => {
                     out::emit("bind", serde_json::json!({"address": text, "ok": true}));

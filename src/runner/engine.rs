@@ -22,6 +22,9 @@ use crate::kube_ops::wait as cond;
 use crate::scenario::model::*;
 use crate::scenario::vars::substitute;
 
+/// How long past its deadline a wait or an assertion may take to report, for a call that hangs.
+const HANG_GRACE: Duration = Duration::from_secs(10);
+
 /// Everything a variant runs with.
 pub struct Context<'a> {
     pub scenario: &'a Scenario,
@@ -141,10 +144,16 @@ impl<'a, B: Backend> Run<'a, B> {
 
     async fn step(&mut self, step: &Step) -> StepReport {
         let started = Instant::now();
-        let status = match tokio::time::timeout(step.timeout, self.action(step)).await {
+        // Waits and assertions end at their own deadline with the last value they saw; the
+        // outer bound only catches a call that hangs.
+        let bound = match step.action {
+            Action::Wait(_) | Action::Assert(_) => step.timeout + HANG_GRACE,
+            _ => step.timeout,
+        };
+        let status = match tokio::time::timeout(bound, self.action(step)).await {
             Ok(s) => s,
             Err(_) => Status::failed(
-                format!("did not finish within {:?}", step.timeout),
+                format!("did not finish within {bound:?}"),
                 "(still running when the deadline passed)",
             ),
         };

@@ -6,3 +6,6 @@ pub mod backend;
 pub mod engine;
 pub mod outcome;
 pub mod results;
+
+#[cfg(test)]
+mod engine_tests;

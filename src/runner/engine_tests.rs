@@ -1,0 +1,477 @@
+//! The engine end to end against a fake backend: ordering, `finally` and reverse cleanup,
+//! skipped steps, layered timeouts, eventually-assertions reporting the last value, variables,
+//! expected refusals, and failed vs broken.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use serde_json::{Value, json};
+
+use super::backend::{Backend, ProbeSite, Ran};
+use super::engine::{Context, run_variant};
+use super::outcome::{Status, VariantReport};
+use crate::cluster::provider::Node;
+use crate::kind_config::model::Protocol;
+use crate::kind_config::version::KindVersion;
+use crate::kube_ops::apply::{ApplyMode, PatchType, Written};
+use crate::kube_ops::manifest::Manifest;
+use crate::kube_ops::pods::EventSummary;
+use crate::ports::inspect::Published;
+use crate::scenario::model::Scenario;
+
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<String>>,
+    /// Successive answers to `pods` (the last one repeats).
+    pods: Mutex<VecDeque<Vec<Value>>>,
+    objects: Mutex<Vec<Value>>,
+    apply_exit: Mutex<i32>,
+    probe_stdout: Mutex<String>,
+    break_exec: bool,
+}
+
+impl Fake {
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Backend for Fake {
+    async fn apply(&self, m: &Manifest, mode: ApplyMode, ns: &str) -> Result<Written, String> {
+        self.log(format!("apply {} {mode:?} {ns}", m.objects.len()));
+        let code = *self.apply_exit.lock().unwrap();
+        if code == 0 {
+            for o in &m.objects {
+                self.objects
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::to_value(o).unwrap());
+            }
+        }
+        Ok(Written {
+            exit_code: code,
+            stdout: if code == 0 {
+                "service/dns configured\n".into()
+            } else {
+                String::new()
+            },
+            stderr: if code == 0 {
+                String::new()
+            } else {
+                "Duplicate value: 53\n".into()
+            },
+            ..Default::default()
+        })
+    }
+    async fn patch(
+        &self,
+        _: &DynamicObject,
+        _: PatchType,
+        _: &Value,
+        _: &str,
+    ) -> Result<Written, String> {
+        Ok(Written::default())
+    }
+    async fn delete(&self, m: &Manifest, _: &str, _: Duration) -> Result<Written, String> {
+        self.log(format!("delete {}", m.objects.len()));
+        Ok(Written::default())
+    }
+    async fn get(&self, t: &DynamicObject, _: &str) -> Result<Option<Value>, String> {
+        let name = t.metadata.name.clone().unwrap();
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|o| o["metadata"]["name"] == name.as_str())
+            .cloned())
+    }
+    async fn pods(&self, _: &str, selector: &str) -> Result<Vec<Value>, String> {
+        self.log(format!("pods {selector}"));
+        let mut q = self.pods.lock().unwrap();
+        Ok(if q.len() > 1 {
+            q.pop_front().unwrap()
+        } else {
+            q.front().cloned().unwrap_or_default()
+        })
+    }
+    async fn endpoint_slices(&self, _: &str, _: &str) -> Result<Vec<Value>, String> {
+        Ok(vec![])
+    }
+    async fn logs(&self, _: &str, _: &str, _: Option<&str>, _: bool) -> Result<String, String> {
+        Ok(String::new())
+    }
+    async fn events(&self, _: &str) -> Result<Vec<EventSummary>, String> {
+        Ok(vec![])
+    }
+    async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
+        Ok(vec![])
+    }
+    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, String> {
+        if self.break_exec {
+            return Err("failed to exec: the Docker engine went away".into());
+        }
+        self.log(format!("exec {} {}", node.name, command.join(" ")));
+        let code = command
+            .last()
+            .and_then(|c| c.strip_prefix("exit="))
+            .map_or(0, |c| c.parse().unwrap());
+        Ok(Ran {
+            exit_code: code,
+            stdout: "out\n".into(),
+            stderr: String::new(),
+        })
+    }
+    async fn exec_pod(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: &[String],
+    ) -> Result<Ran, String> {
+        Ok(Ran::default())
+    }
+    async fn restart_node(&self, node: &Node) -> Result<Node, String> {
+        self.log(format!("restart {}", node.name));
+        let mut n = node.clone();
+        for p in &mut n.published {
+            p.host_port += 1;
+        }
+        Ok(n)
+    }
+    async fn pause_node(&self, _: &Node, _: Duration) -> Result<(), String> {
+        Ok(())
+    }
+    async fn probe(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        _: &str,
+        _: Duration,
+    ) -> Result<Ran, String> {
+        let at = match site {
+            ProbeSite::Host => "host".to_string(),
+            ProbeSite::Node(n) => n.name.clone(),
+            ProbeSite::Pod(p) => format!("pod {p}"),
+        };
+        self.log(format!("probe@{at} {}", args.join(" ")));
+        Ok(Ran {
+            exit_code: 0,
+            stdout: self.probe_stdout.lock().unwrap().clone(),
+            stderr: String::new(),
+        })
+    }
+}
+
+const HEAD: &str = "apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: s
+summary: engine test
+cluster:
+  config: three-node.yaml
+timeouts:
+  assert: 400ms
+  wait: 400ms
+variables:
+  who: pod-b
+variants:
+  - name: v
+    expect: whatever the steps assert
+";
+
+/// Load a scenario made of `HEAD` and `rest` from a temporary tree with a kind-configs/.
+fn scenario(rest: &str) -> (tempfile::TempDir, Scenario) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(tmp.path().join("kind-configs")).unwrap();
+    std::fs::copy(
+        root.join("kind-configs/three-node.yaml"),
+        tmp.path().join("kind-configs/three-node.yaml"),
+    )
+    .unwrap();
+    let dir = tmp.path().join("s");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("scenario.yaml"), format!("{HEAD}{rest}")).unwrap();
+    std::fs::write(
+        dir.join("svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: dns\nspec:\n  ports:\n  - {port: 53, protocol: UDP, nodePort: 30154}\n  - {port: 53, protocol: TCP, nodePort: 30054}\n",
+    )
+    .unwrap();
+    let s = crate::scenario::load::load(&dir.join("scenario.yaml"), KindVersion::NEWEST_KNOWN)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    (tmp, s)
+}
+
+fn nodes() -> Vec<Node> {
+    ["control-plane", "worker", "worker2"]
+        .iter()
+        .enumerate()
+        .map(|(i, short)| Node {
+            name: format!("kp-s-1-{short}"),
+            role: if i == 0 {
+                "control-plane".into()
+            } else {
+                "worker".into()
+            },
+            ipv4: Some(format!("127.0.0.{}", i + 2).parse().unwrap()),
+            ipv6: None,
+            published: vec![Published {
+                container_port: 30001,
+                protocol: Protocol::Tcp,
+                host_ip: "127.0.0.1".into(),
+                host_port: 40000 + i as u16,
+            }],
+            container: Some(format!("c{i}")),
+        })
+        .collect()
+}
+
+async fn run(fake: &Fake, s: &Scenario) -> VariantReport {
+    let cx = Context {
+        scenario: s,
+        variant: &s.variants[0],
+        namespace: "kp-s-1".into(),
+        cluster: "kp-s-1".into(),
+        nodes: nodes(),
+        probe_image: "kindproof/probe:0.1.0".into(),
+        poll: Duration::from_millis(10),
+    };
+    run_variant(fake, &cx).await
+}
+
+#[tokio::test]
+async fn a_failed_step_skips_the_rest_but_finally_and_cleanup_run_in_reverse() {
+    let (_t, s) = scenario(
+        "steps:
+  - exec: {node: worker, command: [true]}
+  - name: the failing one
+    exec: {node: worker2, command: [check, exit=3]}
+    finally:
+      - exec: {node: worker, command: [finally]}
+  - exec: {node: worker, command: [never]}
+cleanup:
+  - exec: {node: control-plane, command: [cleanup-1]}
+  - exec: {node: control-plane, command: [cleanup-2]}
+",
+    );
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert_eq!(
+        fake.calls(),
+        [
+            "exec kp-s-1-worker true",
+            "exec kp-s-1-worker2 check exit=3",
+            "exec kp-s-1-worker finally",
+            "exec kp-s-1-control-plane cleanup-2",
+            "exec kp-s-1-control-plane cleanup-1",
+        ]
+    );
+    match &r.status {
+        Status::Failed { message, observed } => {
+            assert_eq!(message, "`check exit=3` exited 3, expected 0");
+            assert_eq!(observed, "out");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(r.steps[2].status, Status::Skipped { .. }));
+    assert_eq!(r.steps[1].finally.len(), 1);
+    assert_eq!(r.cleanup.len(), 2);
+}
+
+#[tokio::test]
+async fn an_assertion_polls_until_its_deadline_and_reports_the_last_value() {
+    let (_t, s) = scenario(
+        "steps:
+  - assert:
+      pod: {selector: app=flower, minRestarts: 2}
+",
+    );
+    let pod = |restarts: u64| {
+        json!({"metadata": {"name": "flower-0"}, "status": {"phase": "Running",
+            "containerStatuses": [{"name": "c", "restartCount": restarts}]}})
+    };
+    let fake = Fake::default();
+    fake.pods
+        .lock()
+        .unwrap()
+        .extend([vec![pod(0)], vec![pod(1)]]);
+    let r = run(&fake, &s).await;
+    match &r.status {
+        Status::Failed { message, observed } => {
+            assert_eq!(message, "pods app=flower: flower-0: at least 2 restarts");
+            assert_eq!(observed, "flower-0: Running, not ready, restarts 1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(fake.calls().len() > 2, "it looked more than once");
+    // The same assertion passes once the cluster gets there.
+    let fake = Fake::default();
+    fake.pods
+        .lock()
+        .unwrap()
+        .extend([vec![pod(0)], vec![pod(1)], vec![pod(2)]]);
+    assert_eq!(run(&fake, &s).await.status, Status::Passed);
+}
+
+#[tokio::test]
+async fn variables_and_probe_results_drive_routing_assertions() {
+    let (_t, s) = scenario(
+        "steps:
+  - id: conn
+    probe:
+      connect:
+        from: node:worker2
+        targets: ['${nodes.worker.ip}:${ports.worker.30001/tcp}']
+        count: 40
+  - assert:
+      routing: {probe: conn, target: '${nodes.worker.ip}:${ports.worker.30001/tcp}', includes: ['${who}'], minDistinct: 2}
+  - restart-node: worker
+  - id: again
+    probe:
+      connect: {from: host, targets: ['127.0.0.1:${ports.worker.30001/tcp}']}
+  - assert:
+      routing: {probe: again, target: '127.0.0.1:40002', only: [pod-a]}
+",
+    );
+    let fake = Fake::default();
+    *fake.probe_stdout.lock().unwrap() = [
+        r#"{"event":"connect-summary","target":"127.0.0.3:40001","attempts":40,"answered":40,"backends":{"pod-a":22,"pod-b":18}}"#,
+        r#"{"event":"connect-summary","target":"127.0.0.1:40002","attempts":40,"answered":40,"backends":{"pod-a":22,"pod-b":18}}"#,
+    ]
+    .join("\n");
+    let r = run(&fake, &s).await;
+    let calls = fake.calls();
+    assert_eq!(
+        calls[0],
+        "probe@kp-s-1-worker2 connect --target 127.0.0.3:40001 --count 40 --concurrency 4 --timeout 2000ms --proto tcp"
+    );
+    // After the restart the port was read again (the fake moved it by one).
+    assert_eq!(
+        calls[2],
+        "probe@host connect --target 127.0.0.1:40002 --count 40 --concurrency 4 --timeout 2000ms --proto tcp"
+    );
+    assert!(r.steps[1].status.is_passed(), "{:?}", r.steps[1].status);
+    match &r.status {
+        Status::Failed { message, observed } => {
+            assert_eq!(message, "127.0.0.1:40002: only pod-a answer");
+            assert_eq!(
+                observed,
+                "40 of 40 answered: pod-a 22, pod-b 18; refused 0, timed out 0, errors 0"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_expected_refusal_passes_and_its_output_is_asserted() {
+    let (_t, s) = scenario(
+        "steps:
+  - id: v3
+    apply: {file: svc.yaml, expectError: true}
+  - assert:
+      result: {step: v3, stderrContains: Duplicate value}
+  - assert:
+      result: {step: v3, exitCode: 0}
+",
+    );
+    let fake = Fake::default();
+    *fake.apply_exit.lock().unwrap() = 1;
+    let r = run(&fake, &s).await;
+    assert!(r.steps[0].status.is_passed());
+    assert!(r.steps[1].status.is_passed());
+    match &r.steps[2].status {
+        Status::Failed { message, observed } => {
+            assert_eq!(message, "result of v3: exit code 0");
+            assert!(
+                observed.starts_with("exit 1, stdout \"\", stderr \"Duplicate value: 53\""),
+                "{observed}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn field_assertions_read_what_was_stored() {
+    let (_t, s) = scenario(
+        "steps:
+  - apply: {file: svc.yaml}
+  - assert:
+      field:
+        target: {apiVersion: v1, kind: Service, name: dns}
+        path: .spec.ports[protocol=UDP].nodePort
+        equals: 30154
+  - assert:
+      field:
+        target: {apiVersion: v1, kind: Service, name: dns}
+        path: .spec.ports[*].nodePort
+        equals: [30154, 30154]
+",
+    );
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert!(r.steps[1].status.is_passed(), "{:?}", r.steps[1].status);
+    match &r.status {
+        Status::Failed { message, observed } => {
+            assert_eq!(
+                message,
+                "Service/dns .spec.ports[*].nodePort equals [30154,30154]"
+            );
+            assert_eq!(observed, "[30154,30054]");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_broken_harness_is_not_a_failed_assertion() {
+    let (_t, s) = scenario(
+        "steps:
+  - exec: {node: worker, command: [true]}
+  - exec: {node: worker, command: [never]}
+",
+    );
+    let fake = Fake {
+        break_exec: true,
+        ..Default::default()
+    };
+    let r = run(&fake, &s).await;
+    assert_eq!(
+        r.status,
+        Status::broken("failed to exec: the Docker engine went away")
+    );
+    assert!(matches!(r.steps[1].status, Status::Skipped { .. }));
+}
+
+#[tokio::test]
+async fn timeouts_resolve_in_layers() {
+    let (_t, s) = scenario(
+        "steps:
+  - id: a
+    sleep: 1ms
+  - assert: {result: {step: a, exitCode: 0}}
+    timeout: 7s
+  - assert: {result: {step: a, exitCode: 0}}
+  - wait: {deployment: web}
+  - exec: {node: worker, command: [x]}
+",
+    );
+    let t: Vec<Duration> = s.variants[0].steps.iter().map(|st| st.timeout).collect();
+    assert_eq!(
+        t[1..],
+        [
+            Duration::from_secs(7),     // the step's own
+            Duration::from_millis(400), // the scenario's `timeouts.assert`
+            Duration::from_millis(400), // the scenario's `timeouts.wait`
+            Duration::from_secs(60),    // the built-in exec default
+        ]
+    );
+}
