@@ -3,8 +3,10 @@
 //! cluster) apart from "broken" (the harness or infrastructure).
 
 pub mod backend;
+pub mod cluster_backend;
 pub mod engine;
 pub mod outcome;
+pub mod report;
 pub mod results;
 
 #[cfg(test)]

@@ -1,0 +1,265 @@
+//! The real backend: the API server through kube-rs, node containers through Docker, and the
+//! probe wherever a step runs it — as a local process for `from: host` (outside every node), as
+//! a container in the node's network namespace for `from: node:<n>` (what a hostNetwork pod on
+//! that node sees), or by exec in a pod for `from: pod:<p>`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::backend::{Backend, ProbeSite, Ran};
+use crate::cluster::nodes::KindNode;
+use crate::cluster::provider::{Node, from_kind};
+use crate::docker::api::{ContainerSpec, Engine};
+use crate::kube_ops::apply::{self, ApplyMode, PatchType, Written};
+use crate::kube_ops::client::Kube;
+use crate::kube_ops::manifest::Manifest;
+use crate::kube_ops::pods::{self, EventSummary};
+
+pub struct ClusterBackend<'e, E: Engine> {
+    pub engine: &'e E,
+    /// `None` when the run touches no API (a scenario of probes and node actions only).
+    pub kube: Option<Kube>,
+    /// The kind network, where node addresses are read.
+    pub network: String,
+    /// The local probe binary, for probes from the host.
+    pub probe_bin: PathBuf,
+    pub probe_image: String,
+    /// Labels for containers the backend creates (node probes), so cleanup finds them.
+    pub labels: HashMap<String, String>,
+    pub run_id: String,
+}
+
+impl<E: Engine> ClusterBackend<'_, E> {
+    fn kube(&self) -> Result<&Kube, String> {
+        self.kube
+            .as_ref()
+            .ok_or_else(|| "this run has no connection to an API server".to_string())
+    }
+
+    fn container(node: &Node) -> Result<&str, String> {
+        node.container.as_deref().ok_or_else(|| {
+            format!(
+                "node {} has no container: node actions need kind",
+                node.name
+            )
+        })
+    }
+
+    async fn node_again(&self, node: &Node) -> Result<Node, String> {
+        let info = self
+            .engine
+            .inspect_container(Self::container(node)?)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(from_kind(
+            &KindNode {
+                name: node.name.clone(),
+                role: node.role.clone(),
+                container: info,
+            },
+            &self.network,
+        ))
+    }
+}
+
+fn s(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl<E: Engine> Backend for ClusterBackend<'_, E> {
+    async fn apply(&self, m: &Manifest, mode: ApplyMode, ns: &str) -> Result<Written, String> {
+        apply::apply(self.kube()?, m, mode, ns).await.map_err(s)
+    }
+
+    async fn patch(
+        &self,
+        target: &DynamicObject,
+        patch_type: PatchType,
+        body: &Value,
+        ns: &str,
+    ) -> Result<Written, String> {
+        apply::patch(self.kube()?, target, patch_type, body, ns)
+            .await
+            .map_err(s)
+    }
+
+    async fn delete(&self, m: &Manifest, ns: &str, wait: Duration) -> Result<Written, String> {
+        apply::delete(self.kube()?, m, ns, wait, Duration::from_millis(500))
+            .await
+            .map_err(s)
+    }
+
+    async fn get(&self, target: &DynamicObject, ns: &str) -> Result<Option<Value>, String> {
+        apply::get(self.kube()?, target, ns).await.map_err(s)
+    }
+
+    async fn pods(&self, ns: &str, selector: &str) -> Result<Vec<Value>, String> {
+        pods::pods(self.kube()?, ns, selector).await.map_err(s)
+    }
+
+    async fn endpoint_slices(&self, ns: &str, service: &str) -> Result<Vec<Value>, String> {
+        pods::endpoint_slices(self.kube()?, ns, service)
+            .await
+            .map_err(s)
+    }
+
+    async fn logs(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<String, String> {
+        pods::logs(self.kube()?, ns, pod, container, previous)
+            .await
+            .map_err(s)
+    }
+
+    async fn events(&self, ns: &str) -> Result<Vec<EventSummary>, String> {
+        pods::events(self.kube()?, ns).await.map_err(s)
+    }
+
+    async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
+        use k8s_openapi::api::core::v1::Node as ApiNode;
+        let api: kube::Api<ApiNode> = kube::Api::all(self.kube()?.client.clone());
+        let list = api.list(&Default::default()).await.map_err(s)?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|n| {
+                !n.status
+                    .as_ref()
+                    .and_then(|st| st.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .filter_map(|n| n.metadata.name)
+            .collect())
+    }
+
+    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, String> {
+        let out = self
+            .engine
+            .exec(Self::container(node)?, command, None)
+            .await
+            .map_err(s)?;
+        Ok(Ran {
+            exit_code: out.exit_code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn exec_pod(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+    ) -> Result<Ran, String> {
+        let out = pods::exec(self.kube()?, ns, pod, container, command)
+            .await
+            .map_err(s)?;
+        Ok(Ran {
+            exit_code: i64::from(out.exit_code),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn restart_node(&self, node: &Node) -> Result<Node, String> {
+        // kind nodes ignore the stop signal (systemd): Docker kills after its 10 s, as FACTS.
+        self.engine
+            .restart_container(Self::container(node)?, 10)
+            .await
+            .map_err(s)?;
+        self.node_again(node).await
+    }
+
+    async fn pause_node(&self, node: &Node, duration: Duration) -> Result<(), String> {
+        let id = Self::container(node)?;
+        self.engine.pause_container(id).await.map_err(s)?;
+        tokio::time::sleep(duration).await;
+        self.engine.unpause_container(id).await.map_err(s)
+    }
+
+    async fn probe(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        ns: &str,
+        deadline: Duration,
+    ) -> Result<Ran, String> {
+        match site {
+            ProbeSite::Host => {
+                let run = tokio::process::Command::new(&self.probe_bin)
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .kill_on_drop(true)
+                    .output();
+                let out = tokio::time::timeout(deadline, run)
+                    .await
+                    .map_err(|_| format!("the probe did not end within {deadline:?}"))?
+                    .map_err(|e| format!("failed to run {}: {e}", self.probe_bin.display()))?;
+                Ok(Ran {
+                    exit_code: i64::from(out.status.code().unwrap_or(-1)),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                })
+            }
+            ProbeSite::Node(node) => {
+                let spec = ContainerSpec {
+                    name: format!(
+                        "kp-probe-{}-{}",
+                        self.run_id,
+                        crate::docker::labels::new_run_id()
+                    ),
+                    image: self.probe_image.clone(),
+                    cmd: args.to_vec(),
+                    labels: self.labels.clone(),
+                    network: Some(format!("container:{}", Self::container(node)?)),
+                    stop_timeout: Some(1),
+                    ..Default::default()
+                };
+                let id = self.engine.create_container(&spec).await.map_err(s)?;
+                let result = async {
+                    self.engine.start_container(&id).await.map_err(s)?;
+                    let code = tokio::time::timeout(deadline, self.engine.wait_container(&id))
+                        .await
+                        .map_err(|_| format!("the probe did not end within {deadline:?}"))?
+                        .map_err(s)?;
+                    let (stdout, stderr) = self.engine.logs(&id).await.map_err(s)?;
+                    Ok::<Ran, String>(Ran {
+                        exit_code: code,
+                        stdout,
+                        stderr,
+                    })
+                }
+                .await;
+                // The probe container is the run's own: it goes whatever happened.
+                let _ = self.engine.remove_container(&id).await;
+                result
+            }
+            ProbeSite::Pod(pod) => {
+                let mut command = vec!["/kindproof-probe".to_string()];
+                command.extend(args.iter().cloned());
+                let out = tokio::time::timeout(
+                    deadline,
+                    pods::exec(self.kube()?, ns, pod, None, &command),
+                )
+                .await
+                .map_err(|_| format!("the probe did not end within {deadline:?}"))?
+                .map_err(s)?;
+                Ok(Ran {
+                    exit_code: i64::from(out.exit_code),
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                })
+            }
+        }
+    }
+}
