@@ -34,6 +34,51 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
     },
+    /// Run scenarios: create each cluster shape once (or use --cluster/--kubeconfig), run every
+    /// variant in its own namespace, clean up, report
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run {
+        /// Scenario directories or files
+        #[arg(value_name = "PATH", default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Variants run at once on a cluster
+        #[arg(short = 'j', long, value_name = "N", default_value_t = 2)]
+        jobs: usize,
+        /// Only variants whose `scenario/variant` contains this
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+        /// Only variants with this name
+        #[arg(long, value_name = "NAME")]
+        variant: Option<String>,
+        /// Keep the clusters this run creates (`down` removes them); without it they are kept
+        /// only after a failure in an interactive terminal outside CI
+        #[arg(long)]
+        keep: bool,
+        /// Run shard K of N of the variants (hash:K/N), for parallel CI jobs
+        #[arg(long, value_name = "hash:K/N")]
+        partition: Option<crate::runner::plan::Partition>,
+        /// Run on this existing kind cluster (e.g. made by `up`) instead of creating one
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
+        /// Run on the cluster of this kubeconfig (no kind lifecycle; nodes from the API)
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// The kubeconfig context [default: its current context]
+        #[arg(long, value_name = "NAME")]
+        context: Option<String>,
+        /// The node image for clusters this run creates (must be local)
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+        /// Write a JUnit XML report here
+        #[arg(long, value_name = "FILE")]
+        report_junit: Option<PathBuf>,
+        /// Write a JSON report (steps, timings) here
+        #[arg(long, value_name = "FILE")]
+        report_json: Option<PathBuf>,
+        /// Show the steps of passing variants too
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// List the scenarios, their variants and what each variant shows
     #[command(after_help = EXIT_CODES_HELP)]
     List {

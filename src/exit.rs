@@ -56,6 +56,9 @@ pub enum AppError {
     /// The host lacks something kindproof needs; the details were printed.
     #[error("{0}")]
     Environment(String),
+    /// A run finished; some variants did not pass (already reported).
+    #[error("{failed} variant(s) failed, {broken} broken")]
+    Verdict { failed: usize, broken: usize },
     #[error("interrupted")]
     Interrupted,
 }
@@ -64,6 +67,9 @@ impl AppError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::InvalidInput(_) => INVALID_INPUT,
+            // A broken harness makes the verdicts untrustworthy: it wins over failures.
+            Self::Verdict { broken, .. } if *broken > 0 => INFRASTRUCTURE,
+            Self::Verdict { .. } => ASSERTION_FAILED,
             // Naming a cluster that does not exist is a mistake in the input, not a broken host.
             Self::Load(LoadError::NoNodes { .. }) => INVALID_INPUT,
             Self::Interrupted => INTERRUPTED,

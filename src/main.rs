@@ -33,6 +33,38 @@ fn main() {
                 files,
             } => commands::validate::run(kind_version, &files),
             Command::List { paths } => commands::list::run(&paths),
+            Command::Run {
+                paths,
+                jobs,
+                filter,
+                variant,
+                keep,
+                partition,
+                cluster,
+                kubeconfig,
+                context,
+                image,
+                report_junit,
+                report_json,
+                verbose,
+            } => {
+                commands::run::run(commands::run::RunArgs {
+                    paths,
+                    jobs,
+                    filter,
+                    variant,
+                    keep,
+                    partition,
+                    cluster,
+                    kubeconfig,
+                    context,
+                    image,
+                    report_junit,
+                    report_json,
+                    verbose,
+                })
+                .await
+            }
             Command::Ports {
                 file,
                 kind_version,

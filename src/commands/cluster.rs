@@ -29,7 +29,7 @@ pub struct UpArgs {
     pub export_kubeconfig: bool,
 }
 
-fn provider(engine: &BollardEngine) -> KindProvider<'_, BollardEngine> {
+pub fn provider(engine: &BollardEngine) -> KindProvider<'_, BollardEngine> {
     KindProvider {
         engine,
         kind_bin: kind_bin(),
@@ -56,29 +56,19 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     };
     let engine = BollardEngine::connect().await?;
     let image = node_image(&engine, args.image.as_deref()).await?;
-    if !kind_nodes(&engine, &name).await?.is_empty() {
-        return Err(AppError::InvalidInput(format!(
-            "a kind cluster named {name} exists already"
-        )));
-    }
-    let dir = ReservationDir::default_location()
-        .map_err(AppError::io("create the port reservation directory"))?;
-    let mut resolution = Resolver::new(dir).resolve(&plan(&loaded.cluster, version.rules()))?;
-    let config = resolution.apply_to(&loaded.cluster);
     let base = state_base();
-    let cluster_dir = state::create(&base, &ClusterRecord::new(&name, &run_id, true)).map_err(
-        AppError::io(format!("record cluster {name} under {}", base.display())),
-    )?;
-    // Docker binds the picked ports now; the reservations keep other kindproof runs off them
-    // until the cluster exists.
-    resolution.release_sockets();
-    let req = CreateRequest {
-        name: name.clone(),
-        config,
+    let (req, resolution) = prepare(
+        &engine,
+        &loaded.cluster,
+        version,
+        &name,
         image,
-        dir: cluster_dir.clone(),
-        wait: args.wait,
-    };
+        &run_id,
+        true,
+        args.wait,
+    )
+    .await?;
+    let cluster_dir = req.dir.clone();
     let kind = provider(&engine);
     eprintln!(
         "kindproof: creating kind cluster {name} (node image {})",
@@ -115,6 +105,46 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         );
     }
     Ok(())
+}
+
+/// Everything before `kind create cluster`: the name is free, the host ports are resolved and
+/// reserved, the cluster is recorded (its private directory made). The resolution's sockets
+/// are released (Docker binds the ports next); its reservations live as long as it does.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare(
+    engine: &BollardEngine,
+    config: &crate::kind_config::model::Cluster,
+    version: crate::kind_config::version::KindVersion,
+    name: &str,
+    image: String,
+    run_id: &str,
+    keep: bool,
+    wait: Duration,
+) -> Result<(CreateRequest, crate::ports::resolve::Resolution), AppError> {
+    if !kind_nodes(engine, name).await?.is_empty() {
+        return Err(AppError::InvalidInput(format!(
+            "a kind cluster named {name} exists already"
+        )));
+    }
+    let dir = ReservationDir::default_location()
+        .map_err(AppError::io("create the port reservation directory"))?;
+    let mut resolution = Resolver::new(dir).resolve(&plan(config, version.rules()))?;
+    let resolved = resolution.apply_to(config);
+    let base = state_base();
+    let cluster_dir = state::create(&base, &ClusterRecord::new(name, run_id, keep)).map_err(
+        AppError::io(format!("record cluster {name} under {}", base.display())),
+    )?;
+    resolution.release_sockets();
+    Ok((
+        CreateRequest {
+            name: name.to_string(),
+            config: resolved,
+            image,
+            dir: cluster_dir,
+            wait,
+        },
+        resolution,
+    ))
 }
 
 /// What `up` prints: how to reach the cluster and what its nodes publish.

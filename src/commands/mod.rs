@@ -5,4 +5,5 @@ pub mod doctor;
 pub mod image;
 pub mod list;
 pub mod ports;
+pub mod run;
 pub mod validate;

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cluster_backend;
 pub mod engine;
 pub mod outcome;
+pub mod plan;
 pub mod report;
 pub mod results;
 

@@ -1,0 +1,503 @@
+//! `kindproof run`: load and check every scenario, pick the variants, get each cluster shape
+//! once (create it with kind, or use the one named by `--cluster` / `--kubeconfig`), run the
+//! variants in their own namespaces (up to `-j` at a time), clean up, report, and exit with
+//! the documented code: 1 when an assertion failed, 3 when the harness broke.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use crate::cluster::kind::{check_kind, check_provider, cluster_name, node_image};
+use crate::cluster::kind_network::network_name;
+use crate::cluster::nodes::kind_nodes;
+use crate::cluster::provider::{ClusterHandle, ClusterProvider, ExistingCluster, from_kind};
+use crate::cluster::state::{self, state_base};
+use crate::commands::cluster::{prepare, provider};
+use crate::commands::validate::load_scenarios;
+use crate::docker::api::Engine;
+use crate::docker::bollard_engine::BollardEngine;
+use crate::docker::labels::{for_run, new_run_id};
+use crate::exit::AppError;
+use crate::kind_cli::{installed_version, rules_version};
+use crate::kube_ops::client::Kube;
+use crate::kube_ops::pods;
+use crate::probe_image::{find_binary, image_name};
+use crate::runner::cluster_backend::ClusterBackend;
+use crate::runner::engine::{Context, run_variant};
+use crate::runner::outcome::{Status, VariantReport};
+use crate::runner::plan::{Group, Needs, Partition, group, needs, select};
+use crate::runner::report::{Phases, json, junit, summary_text, variant_text};
+use crate::scenario::model::{GateOn, Scenario};
+use crate::signals::Signals;
+
+pub struct RunArgs {
+    pub paths: Vec<PathBuf>,
+    pub jobs: usize,
+    pub filter: Option<String>,
+    pub variant: Option<String>,
+    pub keep: bool,
+    pub partition: Option<Partition>,
+    pub cluster: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub image: Option<String>,
+    pub report_junit: Option<PathBuf>,
+    pub report_json: Option<PathBuf>,
+    pub verbose: bool,
+}
+
+pub async fn run(args: RunArgs) -> Result<(), AppError> {
+    let started = Instant::now();
+    let mut signals = Signals::listen()?;
+    let creating = args.cluster.is_none() && args.kubeconfig.is_none();
+    let version = if creating {
+        check_provider()?;
+        check_kind()?
+    } else {
+        rules_version(None)?.0
+    };
+    let scenarios = load_scenarios(version, &args.paths)?;
+    let picks = select(
+        &scenarios,
+        args.filter.as_deref(),
+        args.variant.as_deref(),
+        args.partition,
+    );
+    let mut phases = Phases {
+        load: started.elapsed(),
+        ..Default::default()
+    };
+    if picks.is_empty() {
+        println!("no variant matches; nothing to run");
+        return Ok(());
+    }
+    let engine = BollardEngine::connect().await?;
+    let run_id = new_run_id();
+    let groups = match (&args.cluster, &args.kubeconfig) {
+        (None, None) => group(&scenarios, &picks),
+        // One given cluster takes everything.
+        _ => vec![Group {
+            config_file: PathBuf::new(),
+            image: None,
+            picks: picks.clone(),
+        }],
+    };
+    let mut reports: Vec<VariantReport> = Vec::new();
+    let work = async {
+        for g in &groups {
+            let need = g
+                .picks
+                .iter()
+                .map(|p| needs(&scenarios[p.scenario].variants[p.variant]))
+                .fold(Needs::default(), Needs::merge);
+            let got = run_group(
+                &engine,
+                &args,
+                &scenarios,
+                g,
+                need,
+                &run_id,
+                version,
+                &mut phases,
+            )
+            .await;
+            match got {
+                Ok(mut r) => reports.append(&mut r),
+                Err(e) => {
+                    // The cluster could not be had: every variant of the group is broken.
+                    for p in &g.picks {
+                        let s = &scenarios[p.scenario];
+                        let v = &s.variants[p.variant];
+                        let r = VariantReport {
+                            scenario: s.name.clone(),
+                            variant: v.name.clone(),
+                            expect: v.expect.clone(),
+                            status: Status::broken(e.to_string()),
+                            namespace: String::new(),
+                            duration: Duration::ZERO,
+                            steps: vec![],
+                            cleanup: vec![],
+                        };
+                        print!("{}", variant_text(&r, args.verbose));
+                        reports.push(r);
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = signals.recv() => {
+            eprintln!("kindproof: interrupted: cleaning up");
+            signals.cleanup_or_abort(sweep(&engine, &run_id)).await;
+            return Err(AppError::Interrupted);
+        }
+    }
+    phases.total = started.elapsed();
+    print!("{}", summary_text(&reports, &phases));
+    if let Some(path) = &args.report_junit {
+        write(path, &junit(&reports, &phases))?;
+    }
+    if let Some(path) = &args.report_json {
+        write(path, &json(&reports, &phases))?;
+    }
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed { .. }))
+        .count();
+    let broken = reports
+        .iter()
+        .filter(|r| matches!(r.status, Status::Broken { .. }))
+        .count();
+    if failed + broken > 0 {
+        return Err(AppError::Verdict { failed, broken });
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), AppError> {
+    std::fs::write(path, text).map_err(AppError::io(format!("write {}", path.display())))
+}
+
+/// Remove whatever this run created that is still there (after an interrupt): its clusters
+/// and labelled containers.
+async fn sweep(engine: &BollardEngine, run_id: &str) {
+    let base = state_base();
+    for rec in state::all(&base) {
+        if rec.run_id == run_id && !rec.keep {
+            let kubeconfig = state::cluster_dir(&base, &rec.name).join("kubeconfig");
+            let _ = provider(engine).delete(&rec.name, Some(&kubeconfig)).await;
+            let _ = state::remove(&base, &rec.name);
+        }
+    }
+    if let Ok(list) = engine
+        .list_containers(&crate::docker::labels::run_filter(run_id))
+        .await
+    {
+        for c in list {
+            let _ = engine.remove_container(&c.id).await;
+        }
+    }
+}
+
+/// A cluster a group runs on, and whether this run owns it (deletes it).
+struct Acquired {
+    handle: ClusterHandle,
+    network: String,
+    owned: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_group(
+    engine: &BollardEngine,
+    args: &RunArgs,
+    scenarios: &[Scenario],
+    g: &Group,
+    need: Needs,
+    run_id: &str,
+    version: crate::kind_config::version::KindVersion,
+    phases: &mut Phases,
+) -> Result<Vec<VariantReport>, AppError> {
+    // Offline preflight: whatever the run needs locally exists before anything is created.
+    let probe_bin = if need.host_probe {
+        Some(find_binary(None)?)
+    } else {
+        None
+    };
+    let probe_image = image_name();
+    if need.node_probe || (need.api && args.cluster.is_none() && args.kubeconfig.is_none()) {
+        let binary = find_binary(None)?;
+        crate::probe_image::build(engine, &binary).await?;
+    }
+    let t = Instant::now();
+    let acquired = acquire(engine, args, scenarios, g, need, run_id, version).await?;
+    phases.cluster_create += t.elapsed();
+    let kube = if need.api {
+        Some(
+            Kube::connect(
+                &acquired.handle.kubeconfig,
+                acquired.handle.context.as_deref(),
+            )
+            .await
+            .map_err(crate::cluster::kind::ClusterError::from)?,
+        )
+    } else {
+        None
+    };
+    if need.api && acquired.handle.provider == "kind" {
+        let t = Instant::now();
+        let nodes = kind_nodes(engine, &acquired.handle.name).await?;
+        crate::cluster::image_load::load_image(engine, &probe_image, &nodes).await?;
+        phases.image_load += t.elapsed();
+    }
+    let server_version = match &kube {
+        Some(k) => k.client.apiserver_version().await.ok().map(|v| {
+            let minor: u64 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
+            (v.major.parse().unwrap_or(0), minor, 0u64)
+        }),
+        None => None,
+    };
+    let kind_version = installed_version().ok().flatten();
+    let backend = ClusterBackend {
+        engine,
+        kube: kube.clone(),
+        network: acquired.network.clone(),
+        probe_bin: probe_bin.unwrap_or_default(),
+        probe_image: probe_image.clone(),
+        labels: for_run(run_id),
+        run_id: run_id.to_string(),
+    };
+    let jobs = args.jobs.max(1);
+    let runs = g.picks.iter().enumerate().map(|(i, p)| {
+        let s = &scenarios[p.scenario];
+        let v = &s.variants[p.variant];
+        let backend = &backend;
+        let kube = kube.clone();
+        let handle = &acquired.handle;
+        async move {
+            // Version gates first: a variant that does not apply is skipped, with the reason.
+            for gate in &v.when {
+                let (have, what) = match gate.what {
+                    GateOn::Kind => (
+                        kind_version
+                            .map(|k| (u64::from(k.major), u64::from(k.minor), u64::from(k.patch))),
+                        "kind",
+                    ),
+                    GateOn::Kubernetes => (server_version, "kubernetes"),
+                };
+                let holds = have.is_some_and(|h| gate.holds(h));
+                if !holds {
+                    let have = have
+                        .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+                        .unwrap_or_else(|| "unknown".into());
+                    let r = VariantReport {
+                        scenario: s.name.clone(),
+                        variant: v.name.clone(),
+                        expect: v.expect.clone(),
+                        status: Status::Skipped {
+                            reason: format!("needs {what} {}; this run has {have}", gate.text),
+                        },
+                        namespace: String::new(),
+                        duration: Duration::ZERO,
+                        steps: vec![],
+                        cleanup: vec![],
+                    };
+                    return r;
+                }
+            }
+            let namespace =
+                pods::namespace_name(&format!("{}-{}", s.name, v.name), &format!("{run_id}{i}"));
+            if let Some(k) = &kube
+                && let Err(e) = pods::create_namespace(k, &namespace, run_id).await
+            {
+                return VariantReport {
+                    scenario: s.name.clone(),
+                    variant: v.name.clone(),
+                    expect: v.expect.clone(),
+                    status: Status::broken(e.to_string()),
+                    namespace,
+                    duration: Duration::ZERO,
+                    steps: vec![],
+                    cleanup: vec![],
+                };
+            }
+            let cx = Context {
+                scenario: s,
+                variant: v,
+                namespace: namespace.clone(),
+                cluster: handle.name.clone(),
+                nodes: handle.nodes.clone(),
+                probe_image: image_name(),
+                poll: Duration::from_millis(500),
+            };
+            let mut report = run_variant(backend, &cx).await;
+            if let Some(k) = &kube
+                && let Err(e) =
+                    pods::delete_namespace(k, &namespace, Duration::from_secs(180)).await
+                && report.status.is_passed()
+            {
+                report.status = Status::broken(format!("cleanup: {e}"));
+            }
+            report
+        }
+    });
+    let mut reports = Vec::new();
+    let mut stream = futures_util::stream::iter(runs).buffered(jobs);
+    while let Some(r) = stream.next().await {
+        // Printed whole and in order: parallel variants never interleave.
+        print!("{}", variant_text(&r, args.verbose));
+        reports.push(r);
+    }
+    drop(stream);
+    if acquired.owned {
+        let any_bad = reports
+            .iter()
+            .any(|r| !matches!(r.status, Status::Passed | Status::Skipped { .. }));
+        let interactive = std::env::var_os("CI").is_none() && std::io::stderr().is_terminal();
+        let base = state_base();
+        if args.keep || (any_bad && interactive) {
+            // Kept: `down` removes it later; say how to reach it.
+            if let Some(mut rec) = state::read(&base, &acquired.handle.name) {
+                rec.keep = true;
+                let dir = state::cluster_dir(&base, &rec.name);
+                let _ = std::fs::write(
+                    dir.join("cluster.json"),
+                    serde_json::to_vec_pretty(&rec).unwrap_or_default(),
+                );
+            }
+            eprintln!(
+                "kindproof: kept cluster {} (kubeconfig {}); `kindproof down {}` removes it",
+                acquired.handle.name,
+                acquired.handle.kubeconfig.display(),
+                acquired.handle.name
+            );
+        } else {
+            let t = Instant::now();
+            provider(engine)
+                .delete(&acquired.handle.name, Some(&acquired.handle.kubeconfig))
+                .await?;
+            let _ = state::remove(&base, &acquired.handle.name);
+            phases.cluster_delete += t.elapsed();
+        }
+    }
+    Ok(reports)
+}
+
+async fn acquire(
+    engine: &BollardEngine,
+    args: &RunArgs,
+    scenarios: &[Scenario],
+    g: &Group,
+    need: Needs,
+    run_id: &str,
+    version: crate::kind_config::version::KindVersion,
+) -> Result<Acquired, AppError> {
+    let network = network_name();
+    if let Some(name) = &args.cluster {
+        // A kind cluster that exists (e.g. made by `up`): nodes from Docker.
+        let nodes = kind_nodes(engine, name).await?;
+        if nodes.is_empty() {
+            return Err(crate::cluster::image_load::LoadError::NoNodes {
+                cluster: name.clone(),
+            }
+            .into());
+        }
+        let recorded = state::cluster_dir(&state_base(), name).join("kubeconfig");
+        let kubeconfig = args.kubeconfig.clone().unwrap_or(recorded);
+        if need.api && !kubeconfig.is_file() {
+            return Err(AppError::InvalidInput(format!(
+                "cluster {name} has no kubeconfig kindproof knows; name one with --kubeconfig"
+            )));
+        }
+        return Ok(Acquired {
+            handle: ClusterHandle {
+                name: name.clone(),
+                kubeconfig,
+                context: args.context.clone(),
+                nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
+                provider: "kind",
+            },
+            network,
+            owned: false,
+        });
+    }
+    if let Some(kubeconfig) = &args.kubeconfig {
+        let handle = ExistingCluster {
+            kubeconfig: kubeconfig.clone(),
+            context: args.context.clone(),
+        }
+        .acquire()
+        .await?;
+        return Ok(Acquired {
+            handle,
+            network,
+            owned: false,
+        });
+    }
+    let first = &scenarios[g.picks[0].scenario];
+    let image = node_image(engine, args.image.as_deref().or(g.image.as_deref())).await?;
+    let stem = g
+        .config_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| first.name.clone());
+    let name = cluster_name(&stem, &format!("{run_id}{}", group_index(g, scenarios)));
+    let (req, resolution) = prepare(
+        engine,
+        &first.cluster.config,
+        version,
+        &name,
+        image,
+        run_id,
+        false,
+        Duration::from_secs(180),
+    )
+    .await?;
+    eprintln!(
+        "kindproof: creating kind cluster {name} for {}",
+        g.config_file.display()
+    );
+    let kind = provider(engine);
+    let created = match kind.create(&req).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = state::remove(&state_base(), &name);
+            return Err(e.into());
+        }
+    };
+    drop(resolution);
+    let mut handle = ClusterHandle {
+        name: created.name.clone(),
+        kubeconfig: created.kubeconfig.clone(),
+        context: None,
+        nodes: created
+            .nodes
+            .iter()
+            .map(|n| from_kind(n, &created.network))
+            .collect(),
+        provider: "kind",
+    };
+    if need.api {
+        let kube = Kube::connect(&handle.kubeconfig, None)
+            .await
+            .map_err(crate::cluster::kind::ClusterError::from)?;
+        pods::wait_nodes_ready(
+            &kube,
+            handle.nodes.len(),
+            Duration::from_secs(180),
+            Duration::from_millis(500),
+        )
+        .await
+        .map_err(crate::cluster::kind::ClusterError::from)?;
+        // Re-read after the wait: nothing moves, but addresses are final now.
+        handle.nodes = kind_nodes(engine, &handle.name)
+            .await?
+            .iter()
+            .map(|n| from_kind(n, &created.network))
+            .collect();
+    }
+    Ok(Acquired {
+        handle,
+        network: created.network,
+        owned: true,
+    })
+}
+
+/// A short suffix telling this run's clusters apart.
+fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
+    let key = format!(
+        "{}{}",
+        g.config_file.display(),
+        g.picks
+            .iter()
+            .map(|p| scenarios[p.scenario].name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let h = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{:x}", h & 0xf)
+}

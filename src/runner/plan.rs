@@ -1,0 +1,205 @@
+//! Which variants a run executes and on which cluster: filters, `--partition hash:K/N` (a
+//! deterministic shard, as nextest does), grouping by cluster shape, and what each variant
+//! needs (an API server, a local probe binary, the probe image).
+
+use std::path::PathBuf;
+
+use crate::scenario::model::*;
+
+/// `--partition hash:K/N`: this job runs the variants whose id hashes to shard K of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub shard: u64,
+    pub total: u64,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("bad partition {s:?}: expected hash:K/N with 1 <= K <= N (e.g. hash:1/3)");
+        let spec = s.strip_prefix("hash:").ok_or_else(bad)?;
+        let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+        let (shard, total): (u64, u64) =
+            (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if shard == 0 || total == 0 || shard > total {
+            return Err(bad());
+        }
+        Ok(Self { shard, total })
+    }
+}
+
+impl Partition {
+    /// FNV-1a of `scenario/variant`: stable across runs, machines and Rust versions.
+    pub fn holds(&self, id: &str) -> bool {
+        let h = id.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+        h % self.total == self.shard - 1
+    }
+}
+
+/// One variant chosen to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pick {
+    pub scenario: usize,
+    pub variant: usize,
+}
+
+/// The variants to run: `filter` is a substring of `scenario/variant`, `variant` an exact
+/// variant name.
+pub fn select(
+    scenarios: &[Scenario],
+    filter: Option<&str>,
+    variant: Option<&str>,
+    partition: Option<Partition>,
+) -> Vec<Pick> {
+    let mut out = Vec::new();
+    for (si, s) in scenarios.iter().enumerate() {
+        for (vi, v) in s.variants.iter().enumerate() {
+            let id = format!("{}/{}", s.name, v.name);
+            if filter.is_some_and(|f| !id.contains(f))
+                || variant.is_some_and(|n| n != v.name)
+                || partition.is_some_and(|p| !p.holds(&id))
+            {
+                continue;
+            }
+            out.push(Pick {
+                scenario: si,
+                variant: vi,
+            });
+        }
+    }
+    out
+}
+
+fn all_steps(v: &Variant) -> Vec<&Step> {
+    fn walk<'a>(steps: &'a [Step], out: &mut Vec<&'a Step>) {
+        for s in steps {
+            out.push(s);
+            walk(&s.finally, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&v.steps, &mut out);
+    walk(&v.cleanup, &mut out);
+    out
+}
+
+/// What a variant needs from the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// An API server (and so a namespace of its own).
+    pub api: bool,
+    /// The local probe binary (probes from the host).
+    pub host_probe: bool,
+    /// The probe image in Docker (probes from a node).
+    pub node_probe: bool,
+}
+
+impl Needs {
+    pub fn merge(self, o: Needs) -> Needs {
+        Needs {
+            api: self.api || o.api,
+            host_probe: self.host_probe || o.host_probe,
+            node_probe: self.node_probe || o.node_probe,
+        }
+    }
+}
+
+pub fn needs(v: &Variant) -> Needs {
+    let mut n = Needs {
+        api: v.when.iter().any(|g| g.what == GateOn::Kubernetes),
+        ..Default::default()
+    };
+    for s in all_steps(v) {
+        match &s.action {
+            Action::Apply { .. }
+            | Action::Patch { .. }
+            | Action::Delete { .. }
+            | Action::Wait(_)
+            | Action::Exec {
+                target: ExecTarget::Pod { .. },
+                ..
+            } => n.api = true,
+            Action::Probe(p) => {
+                let from = match p {
+                    ProbeSpec::Connect { from, .. }
+                    | ProbeSpec::Dns { from, .. }
+                    | ProbeSpec::Bind { from, .. } => from,
+                };
+                match from {
+                    From::Host => n.host_probe = true,
+                    From::Node(_) => n.node_probe = true,
+                    From::Pod(_) => n.api = true,
+                }
+            }
+            Action::Assert(
+                Assertion::Field { .. } | Assertion::Pod { .. } | Assertion::Endpoints { .. },
+            ) => n.api = true,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Variants that can share one cluster: same kind config and node image, and every scenario
+/// in it willing to share. A scenario that will not share gets a group of its own.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub config_file: PathBuf,
+    pub image: Option<String>,
+    pub picks: Vec<Pick>,
+}
+
+pub fn group(scenarios: &[Scenario], picks: &[Pick]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for p in picks {
+        let s = &scenarios[p.scenario];
+        let existing = groups.iter_mut().find(|g| {
+            s.cluster.shared
+                && g.config_file == s.cluster.config_file
+                && g.image == s.cluster.image
+                && g.picks.iter().all(|q| scenarios[q.scenario].cluster.shared)
+        });
+        match existing {
+            Some(g) => g.picks.push(*p),
+            None => groups.push(Group {
+                config_file: s.cluster.config_file.clone(),
+                image: s.cluster.image.clone(),
+                picks: vec![*p],
+            }),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cover_every_id_exactly_once() {
+        let ids: Vec<String> = (0..200).map(|i| format!("s{i}/v{}", i % 3)).collect();
+        let parts: Vec<Partition> = (1..=3)
+            .map(|k| format!("hash:{k}/3").parse().unwrap())
+            .collect();
+        let mut seen = 0;
+        for id in &ids {
+            let n = parts.iter().filter(|p| p.holds(id)).count();
+            assert_eq!(n, 1, "{id}");
+            seen += n;
+        }
+        assert_eq!(seen, 200);
+        // Stable: the same id lands in the same shard every time.
+        assert!(
+            parts
+                .iter()
+                .any(|p| p.holds("nodeport-shared-selector/bug"))
+        );
+        for bad in ["hash:0/3", "hash:4/3", "3/3", "hash:1-3", "hash:a/b"] {
+            assert!(bad.parse::<Partition>().is_err(), "{bad}");
+        }
+    }
+}
