@@ -19,7 +19,7 @@ use kindproof::docker::bollard_engine::BollardEngine;
 use crate::support::{RunScope, kindproof, test_image, text};
 
 /// The fake kind, built by `cargo build --workspace` beside the test binaries.
-fn fake_kind() -> PathBuf {
+pub fn fake_kind() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe
         .parent()
@@ -56,15 +56,15 @@ nodes:
 ";
 
 /// One test's world: its kind network, state, reservations and fake-kind log.
-struct World {
-    scope: RunScope,
-    tmp: tempfile::TempDir,
-    network: String,
-    image: String,
+pub struct World {
+    pub scope: RunScope,
+    pub tmp: tempfile::TempDir,
+    pub network: String,
+    pub image: String,
 }
 
 impl World {
-    async fn new(engine: &BollardEngine) -> Self {
+    pub async fn new(engine: &BollardEngine) -> Self {
         let scope = RunScope::new();
         let image = test_image(engine).await;
         let network = format!("kp-test-{}-kind", scope.run_id);
@@ -78,19 +78,19 @@ impl World {
         }
     }
 
-    fn config(&self) -> PathBuf {
+    pub fn config(&self) -> PathBuf {
         self.tmp.path().join("three.yaml")
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.tmp.path().join("state")
     }
 
-    fn log(&self) -> PathBuf {
+    pub fn log(&self) -> PathBuf {
         self.tmp.path().join("kind.log")
     }
 
-    fn cmd(&self) -> Command {
+    pub fn cmd(&self) -> Command {
         let mut c = kindproof();
         c.env("KINDPROOF_KIND", fake_kind())
             .env("HOME", self.tmp.path().join("home"))
@@ -104,19 +104,19 @@ impl World {
         c
     }
 
-    fn up(&self, name: &str) -> Command {
+    pub fn up(&self, name: &str) -> Command {
         let mut c = self.cmd();
         c.args(["up", "--image", &self.image, "--name", name])
             .arg(self.config());
         c
     }
 
-    fn cluster(&self, n: usize) -> String {
+    pub fn cluster(&self, n: usize) -> String {
         format!("kp-test-{}-c{n}", self.scope.run_id)
     }
 
     /// Delete this test's clusters and network, then prove nothing is left.
-    async fn teardown(&self, engine: &BollardEngine, clusters: &[String]) {
+    pub async fn teardown(&self, engine: &BollardEngine, clusters: &[String]) {
         for name in clusters {
             for node in kind_nodes(engine, name).await.unwrap() {
                 engine.remove_container(&node.container.id).await.unwrap();

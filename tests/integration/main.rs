@@ -8,6 +8,7 @@ mod docker_clusters;
 mod docker_image_load;
 mod docker_ports;
 mod docker_probe;
+mod docker_run;
 mod existing_cluster;
 mod kind_cluster;
 mod kind_conformance;

@@ -1,0 +1,173 @@
+//! `kindproof run` end to end below Kubernetes: a fake-kind cluster made by `up`, with probe
+//! `serve` containers sharing the network namespaces of two worker nodes (so `node IP:8080`
+//! answers with that node's backend), and a scenario of probe steps from the host and from a
+//! node, checked by routing, dns and result assertions. One variant holds, one must fail: the
+//! run exits 1 and the reports show the backends really observed.
+
+use kindproof::cluster::nodes::kind_nodes;
+use kindproof::docker::api::{ContainerSpec, Engine};
+use kindproof::docker::bollard_engine::BollardEngine;
+
+use crate::docker_clusters::World;
+use crate::support::{probe_image, text};
+
+const SCENARIO: &str = r#"apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: routing
+summary: which backend answers each node's port
+cluster:
+  config: three.yaml
+timeouts:
+  probe: 60s
+variables:
+  expected: pod-a
+variants:
+  - name: holds
+    expect: worker answers with pod-a, worker2 with pod-b, from the host and from a node
+  - name: wrong-backend
+    expect: this one is written to fail (pod-b is not on worker)
+    variables:
+      expected: pod-b
+steps:
+  - id: host
+    probe:
+      connect:
+        from: host
+        targets: ['${nodes.worker.ip}:8080', '${nodes.worker2.ip}:8080', '${nodes.control-plane.ip}:8080']
+        count: 30
+        perConnectionTimeout: 1s
+  - assert:
+      routing: {probe: host, target: '${nodes.worker.ip}:8080', only: ['${expected}']}
+  - assert:
+      routing: {probe: host, target: '${nodes.worker2.ip}:8080', only: [pod-b], minDistinct: 1}
+  - assert:
+      routing: {probe: host, target: '${nodes.control-plane.ip}:8080', unreachable: true}
+  - id: from-node
+    probe:
+      connect: {from: 'node:worker2', targets: ['${nodes.worker.ip}:8080'], count: 10}
+  - assert:
+      routing: {probe: from-node, target: '${nodes.worker.ip}:8080', includes: [pod-a], excludes: [pod-b]}
+  - id: name
+    probe:
+      dns: {from: 'node:worker', name: '${nodes.worker2.name}', until: once}
+  - assert:
+      dns: {probe: name, resolved: true}
+  - id: bind
+    probe:
+      bind: {from: 'node:worker', address: '${nodes.worker2.ip}:30457'}
+  - assert:
+      result: {step: bind, exitCode: 1, stdoutContains: EADDRNOTAVAIL, stderrContains: 'Port in server address ${nodes.worker2.ip}:30457 is already in use.'}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_probes_from_host_and_node_and_reports_what_answered() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let probe = probe_image(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    // A backend in each worker's network namespace: its node's IP:8080 answers with it.
+    let nodes = kind_nodes(&engine, &name).await.unwrap();
+    for (node, who) in [(&nodes[1], "pod-a"), (&nodes[2], "pod-b")] {
+        let spec = ContainerSpec {
+            name: format!("kp-test-{}-{who}", w.scope.run_id),
+            image: probe.clone(),
+            cmd: vec![
+                "serve".into(),
+                "--tcp".into(),
+                "8080".into(),
+                "--quiet".into(),
+            ],
+            env: vec![format!("POD_NAME={who}")],
+            labels: w.scope.labels(),
+            network: Some(format!("container:{}", node.container.id)),
+            stop_timeout: Some(1),
+            ..Default::default()
+        };
+        let id = engine.create_container(&spec).await.unwrap();
+        engine.start_container(&id).await.unwrap();
+    }
+    let dir = w.tmp.path().join("scenarios/routing");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("scenario.yaml"), SCENARIO).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    let junit = w.tmp.path().join("junit.xml");
+    let json = w.tmp.path().join("report.json");
+
+    let o = w
+        .cmd()
+        .env("KINDPROOF_PROBE_BIN", probe_bin())
+        .args(["run", "--cluster", &name, "-j", "2", "--report-junit"])
+        .arg(&junit)
+        .arg("--report-json")
+        .arg(&json)
+        .arg(w.tmp.path().join("scenarios"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("PASS  routing/holds"), "{out}");
+    assert!(out.contains("FAIL  routing/wrong-backend"), "{out}");
+    // The failure names what was really seen.
+    assert!(out.contains("only pod-b answer"), "{out}");
+    assert!(
+        out.contains("observed: 30 of 30 answered: pod-a 30"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 variant(s): 1 passed, 1 failed, 0 broken, 0 skipped"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"<testcase name="holds" classname="routing""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<failure message="#), "{xml}");
+    assert!(
+        xml.contains("observed: 30 of 30 answered: pod-a 30"),
+        "{xml}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["variants"][0]["status"], "passed");
+    assert_eq!(report["variants"][1]["status"], "failed");
+    // No probe container outlives its step; the run touched no API (none was needed).
+    let left: Vec<String> = engine
+        .list_containers(&w.scope.filter())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|n| n.starts_with("kp-probe-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let all_probes = engine
+        .list_containers("io.kindproof.managed=true")
+        .await
+        .unwrap();
+    assert!(
+        all_probes.iter().all(|c| !c.name.starts_with("kp-probe-")),
+        "probe containers left: {:?}",
+        all_probes.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
+
+    // Only the variant that holds: exit 0.
+    let o = w
+        .cmd()
+        .env("KINDPROOF_PROBE_BIN", probe_bin())
+        .args(["run", "--cluster", &name, "--variant", "holds"])
+        .arg(w.tmp.path().join("scenarios"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    w.teardown(&engine, &[name]).await;
+}
+
+fn probe_bin() -> std::path::PathBuf {
+    kindproof::probe_image::find_binary(None).expect("`make probe` builds the static probe")
+}
