@@ -27,7 +27,7 @@ use crate::probe_image::{find_binary, image_name};
 use crate::runner::cluster_backend::ClusterBackend;
 use crate::runner::engine::{Context, run_variant};
 use crate::runner::outcome::{Status, VariantReport};
-use crate::runner::plan::{Group, Needs, Partition, group, needs, select};
+use crate::runner::plan::{Group, Needs, Partition, group, manifest_images, needs, select};
 use crate::runner::report::{Phases, json, junit, summary_text, variant_text};
 use crate::scenario::model::{GateOn, Scenario};
 use crate::signals::Signals;
@@ -207,9 +207,31 @@ async fn run_group(
         None
     };
     let probe_image = image_name();
-    if need.node_probe || (need.api && args.cluster.is_none() && args.kubeconfig.is_none()) {
+    let mut images = Vec::new();
+    for p in &g.picks {
+        let s = &scenarios[p.scenario];
+        let found = manifest_images(s, &s.variants[p.variant], &probe_image)
+            .map_err(AppError::InvalidInput)?;
+        images.extend(found);
+    }
+    images.sort();
+    images.dedup();
+    if need.node_probe || images.contains(&probe_image) {
         let binary = find_binary(None)?;
         crate::probe_image::build(engine, &binary).await?;
+    }
+    // Every other image must be here already: kindproof never pulls, and neither may kubelet.
+    let mut missing = Vec::new();
+    for i in images.iter().filter(|i| **i != probe_image) {
+        if engine.inspect_image(i).await?.is_none() {
+            missing.push(i.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Environment(format!(
+            "images the manifests use are not present locally (kindproof never pulls; `docker load` them): {}",
+            missing.join(", ")
+        )));
     }
     let t = Instant::now();
     let acquired = acquire(engine, args, scenarios, g, need, run_id, version).await?;
@@ -226,10 +248,13 @@ async fn run_group(
     } else {
         None
     };
-    if need.api && acquired.handle.provider == "kind" {
+    if need.api && acquired.handle.provider == "kind" && !images.is_empty() {
+        // The nodes get every image the manifests use, so kubelet never pulls.
         let t = Instant::now();
         let nodes = kind_nodes(engine, &acquired.handle.name).await?;
-        crate::cluster::image_load::load_image(engine, &probe_image, &nodes).await?;
+        for image in &images {
+            crate::cluster::image_load::load_image(engine, image, &nodes).await?;
+        }
         phases.image_load += t.elapsed();
     }
     let server_version = match &kube {

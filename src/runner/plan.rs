@@ -175,6 +175,68 @@ pub fn group(scenarios: &[Scenario], picks: &[Pick]) -> Vec<Group> {
     groups
 }
 
+/// The container images the manifests of `v` name (`image:` fields), with the user variables
+/// and `${probe.image}` filled in; an image still holding a `${…}` is left out (it is only
+/// known at run time).
+pub fn manifest_images(
+    s: &Scenario,
+    v: &Variant,
+    probe_image: &str,
+) -> Result<Vec<String>, String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("image", serde_json::Value::String(i)) if !i.contains("${") => {
+                            out.push(i.clone())
+                        }
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for step in all_steps(v) {
+        let source = match &step.action {
+            Action::Apply { source, .. } => source,
+            _ => continue,
+        };
+        let lookup = |n: &str| {
+            if n == "probe.image" {
+                Some(probe_image.to_string())
+            } else {
+                v.variables.get(n).cloned()
+            }
+        };
+        // Names known only at run time stay as they are.
+        let fill = |text: &str| {
+            crate::scenario::vars::substitute(text, |n| {
+                lookup(n).or_else(|| Some(format!("${{{n}}}")))
+            })
+        };
+        let text = match source {
+            ManifestSource::File(t) => {
+                let name = fill(&t.0)?;
+                let path = s.dir.join(&name);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("failed to read {}: {e}", path.display()))?
+            }
+            ManifestSource::Inline(t) => t.0.clone(),
+        };
+        let text = fill(&text)?;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| e.to_string())?;
+        docs.iter().for_each(|d| walk(d, &mut out));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,3 +171,50 @@ async fn docker_run_probes_from_host_and_node_and_reports_what_answered() {
 fn probe_bin() -> std::path::PathBuf {
     kindproof::probe_image::find_binary(None).expect("`make probe` builds the static probe")
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_refuses_images_that_are_not_local_before_using_a_cluster() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let dir = w.tmp.path().join("scenarios/pulls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    std::fs::write(
+        dir.join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: a\n    image: ${probe.image}\n  - name: b\n    image: kindproof-test/absent:1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: pulls
+summary: a manifest naming an image nobody built
+cluster:
+  config: three.yaml
+variants:
+  - name: only
+    expect: never runs
+steps:
+  - apply: {file: pod.yaml}
+",
+    )
+    .unwrap();
+    let o = w
+        .cmd()
+        .args(["run", "--cluster", "kp-no-such-cluster"])
+        .arg(w.tmp.path().join("scenarios"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(
+        out.contains("images the manifests use are not present locally (kindproof never pulls; `docker load` them): kindproof-test/absent:1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ERROR routing") || out.contains("ERROR pulls/only"),
+        "{out}"
+    );
+    w.teardown(&engine, &[]).await;
+}
