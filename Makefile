@@ -66,6 +66,7 @@ demo: docker-up kind build
 bench: docker-up probe
 	cargo bench --bench ports
 	cargo bench --bench connect
+	cargo bench --bench harness
 
 clean-tools:
 	rm -rf .tools

@@ -340,7 +340,12 @@ impl<'a, B: Backend> Run<'a, B> {
             }
             Action::Wait(w) => self.wait(w, step.timeout).await?,
             Action::Sleep(d) => {
-                tokio::time::sleep(*d).await;
+                // tokio's timer rounds up to a millisecond: a zero sleep only yields.
+                if d.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(*d).await;
+                }
                 Status::Passed
             }
             Action::Exec {

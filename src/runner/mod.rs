@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cluster_backend;
 pub mod engine;
+pub mod null_backend;
 pub mod outcome;
 pub mod plan;
 pub mod report;
