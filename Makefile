@@ -54,13 +54,24 @@ test-kind: docker-up kind probe fake-kind nextest
 unit: nextest
 	cargo nextest run --lib
 
-## The main job as far as it goes today: check the shipped kind configs against the installed
-## kind and against kind 0.21 (the random-port bug), and resolve their host ports.
-demo: docker-up kind build
+## The main job: check the scenarios and kind configs, then run every scenario on kind
+## clusters, with JUnit and JSON reports in target/reports/. Running needs a local kindest/node
+## image (KINDPROOF_NODE_IMAGE, or any kindest/node tag); without one, it says so and stops.
+demo: docker-up kind probe build
 	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof doctor
+	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof validate scenarios/
+	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof list
 	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof validate kind-configs/
 	./target/release/kindproof validate --kind-version 0.21.0 kind-configs/
 	for f in kind-configs/*.yaml; do ./target/release/kindproof ports --kind-version 0.33.0 $$f || exit $$?; done
+	@mkdir -p target/reports
+	@if [ -n "$$KINDPROOF_NODE_IMAGE" ] || [ -n "$$(docker images -q kindest/node 2>/dev/null)" ]; then \
+	  PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof run scenarios/ \
+	    --report-junit target/reports/junit.xml --report-json target/reports/run.json; \
+	else \
+	  echo "demo: no kindest/node image is present locally, so no cluster can start here; \
+	docker load one (kindproof never pulls) or set KINDPROOF_NODE_IMAGE, then run make demo again"; \
+	fi
 
 ## Benchmarks: figures and ratios against baselines measured in the same run.
 bench: docker-up probe
