@@ -174,6 +174,10 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     fn lookup(&self, name: &str) -> Option<String> {
+        self.lookup_at(name, 0)
+    }
+
+    fn lookup_at(&self, name: &str, depth: usize) -> Option<String> {
         let parts: Vec<&str> = name.splitn(3, '.').collect();
         match parts.as_slice() {
             ["cluster", "name"] => Some(self.cx.cluster.clone()),
@@ -197,7 +201,14 @@ impl<'a, B: Backend> Run<'a, B> {
                     .map(|p| p.host_port.to_string())
             }
             ["steps", id, output] => self.state.outputs.get(*id)?.get(*output).cloned(),
-            [single] => self.cx.variant.variables.get(*single).cloned(),
+            // A user variable may refer to others (`job-w-1.job.${namespace}`).
+            [single] => {
+                let value = self.cx.variant.variables.get(*single)?;
+                if depth >= 8 {
+                    return None;
+                }
+                substitute(value, |n| self.lookup_at(n, depth + 1)).ok()
+            }
             _ => None,
         }
     }

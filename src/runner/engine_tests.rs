@@ -181,6 +181,7 @@ timeouts:
   wait: 400ms
 variables:
   who: pod-b
+  peer: job-w-1.job.${namespace}.svc
 variants:
   - name: v
     expect: whatever the steps assert
@@ -473,5 +474,21 @@ async fn timeouts_resolve_in_layers() {
             Duration::from_millis(400), // the scenario's `timeouts.wait`
             Duration::from_secs(60),    // the built-in exec default
         ]
+    );
+}
+
+#[tokio::test]
+async fn user_variables_may_refer_to_other_variables() {
+    let (_t, s) = scenario(
+        "steps:
+  - exec: {node: worker, command: [nslookup, '${peer}']}
+",
+    );
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert!(r.status.is_passed(), "{:?}", r.status);
+    assert_eq!(
+        fake.calls(),
+        ["exec kp-s-1-worker nslookup job-w-1.job.kp-s-1.svc"]
     );
 }

@@ -198,6 +198,19 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
         }
         let user = variables(&raw.variables, &rv.variables);
         let mut known = known_for(&user, &nodes, &ports);
+        // Variable values may refer to other names; those must exist too.
+        for (k, v) in raw.variables.iter().chain(rv.variables.iter()) {
+            match crate::scenario::vars::references(&v.value) {
+                Ok(names) => {
+                    for n in names {
+                        if let Some(why) = known.check(n) {
+                            errors.push(LocatedError::new(at(v), format!("variables.{k}"), why));
+                        }
+                    }
+                }
+                Err(m) => errors.push(LocatedError::new(at(v), format!("variables.{k}"), m)),
+            }
+        }
         let mut when = Vec::new();
         if let Some(w) = &rv.when {
             for (what, value, f) in [
