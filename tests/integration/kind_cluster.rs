@@ -206,3 +206,44 @@ async fn kind_apply_modes_store_different_node_ports() {
         .await
         .unwrap();
 }
+
+/// The whole shipped suite on real kind clusters: every variant holds (or is skipped by its
+/// version gate), each cluster shape created once.
+#[test]
+#[ignore = "needs kind"]
+fn kind_run_every_shipped_scenario_passes() {
+    let image = std::env::var("KINDPROOF_NODE_IMAGE")
+        .expect("KINDPROOF_NODE_IMAGE names a local kindest/node image");
+    let state = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let o = kindproof()
+        .env("KINDPROOF_KIND", kind_bin())
+        .env("KINDPROOF_STATE_DIR", state.path())
+        .env("CI", "1")
+        .current_dir(root())
+        .args([
+            "run",
+            "scenarios",
+            "--image",
+            &image,
+            "-j",
+            "2",
+            "--report-json",
+        ])
+        .arg(reports.path().join("run.json"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.path().join("run.json")).unwrap()).unwrap();
+    for v in report["variants"].as_array().unwrap() {
+        assert!(
+            v["status"] == "passed" || v["status"] == "skipped",
+            "{}/{}: {}",
+            v["scenario"],
+            v["variant"],
+            v
+        );
+    }
+}
