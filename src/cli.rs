@@ -75,6 +75,10 @@ pub enum Command {
         /// Write a JSON report (steps, timings) here
         #[arg(long, value_name = "FILE")]
         report_json: Option<PathBuf>,
+        /// Where diagnostics bundles of variants that do not pass are written
+        /// (<DIR>/<run id>/<scenario>/<variant>/)
+        #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts")]
+        artifacts: PathBuf,
         /// Show the steps of passing variants too
         #[arg(short, long)]
         verbose: bool,

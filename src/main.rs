@@ -46,6 +46,7 @@ fn main() {
                 image,
                 report_junit,
                 report_json,
+                artifacts,
                 verbose,
             } => {
                 commands::run::run(commands::run::RunArgs {
@@ -61,6 +62,7 @@ fn main() {
                     image,
                     report_junit,
                     report_json,
+                    artifacts: Some(artifacts),
                     verbose,
                 })
                 .await

@@ -45,6 +45,8 @@ pub struct RunArgs {
     pub image: Option<String>,
     pub report_junit: Option<PathBuf>,
     pub report_json: Option<PathBuf>,
+    /// Diagnostics bundles of variants that do not pass go under here.
+    pub artifacts: Option<PathBuf>,
     pub verbose: bool,
 }
 
@@ -110,16 +112,13 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                     for p in &g.picks {
                         let s = &scenarios[p.scenario];
                         let v = &s.variants[p.variant];
-                        let r = VariantReport {
-                            scenario: s.name.clone(),
-                            variant: v.name.clone(),
-                            expect: v.expect.clone(),
-                            status: Status::broken(e.to_string()),
-                            namespace: String::new(),
-                            duration: Duration::ZERO,
-                            steps: vec![],
-                            cleanup: vec![],
-                        };
+                        let r = VariantReport::without_steps(
+                            &s.name,
+                            &v.name,
+                            &v.expect,
+                            Status::broken(e.to_string()),
+                            "",
+                        );
                         print!("{}", variant_text(&r, args.verbose));
                         reports.push(r);
                     }
@@ -297,18 +296,15 @@ async fn run_group(
                     let have = have
                         .map(|(a, b, c)| format!("{a}.{b}.{c}"))
                         .unwrap_or_else(|| "unknown".into());
-                    let r = VariantReport {
-                        scenario: s.name.clone(),
-                        variant: v.name.clone(),
-                        expect: v.expect.clone(),
-                        status: Status::Skipped {
+                    let r = VariantReport::without_steps(
+                        &s.name,
+                        &v.name,
+                        &v.expect,
+                        Status::Skipped {
                             reason: format!("needs {what} {}; this run has {have}", gate.text),
                         },
-                        namespace: String::new(),
-                        duration: Duration::ZERO,
-                        steps: vec![],
-                        cleanup: vec![],
-                    };
+                        "",
+                    );
                     return r;
                 }
             }
@@ -317,16 +313,13 @@ async fn run_group(
             if let Some(k) = &kube
                 && let Err(e) = pods::create_namespace(k, &namespace, run_id).await
             {
-                return VariantReport {
-                    scenario: s.name.clone(),
-                    variant: v.name.clone(),
-                    expect: v.expect.clone(),
-                    status: Status::broken(e.to_string()),
-                    namespace,
-                    duration: Duration::ZERO,
-                    steps: vec![],
-                    cleanup: vec![],
-                };
+                return VariantReport::without_steps(
+                    &s.name,
+                    &v.name,
+                    &v.expect,
+                    Status::broken(e.to_string()),
+                    &namespace,
+                );
             }
             let cx = Context {
                 scenario: s,
@@ -338,6 +331,23 @@ async fn run_group(
                 poll: Duration::from_millis(500),
             };
             let mut report = run_variant(backend, &cx).await;
+            if !matches!(report.status, Status::Passed | Status::Skipped { .. }) {
+                // Before the namespace goes: what was there is what explains the failure.
+                let root = args
+                    .artifacts
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("kindproof-artifacts"))
+                    .join(run_id);
+                let dir = crate::runner::diagnostics::collect(
+                    &root,
+                    &report,
+                    backend,
+                    kube.as_ref(),
+                    &handle.nodes,
+                )
+                .await;
+                report.diagnostics = Some(dir.display().to_string());
+            }
             if let Some(k) = &kube
                 && let Err(e) =
                     pods::delete_namespace(k, &namespace, Duration::from_secs(180)).await

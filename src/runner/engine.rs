@@ -102,10 +102,27 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         duration: started.elapsed(),
         steps,
         cleanup,
+        probes: run.probes(),
+        diagnostics: None,
     }
 }
 
 impl<'a, B: Backend> Run<'a, B> {
+    /// What every probe step observed, for the reports.
+    fn probes(&self) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        for (id, s) in &self.state.connect {
+            out.insert(id.clone(), serde_json::to_value(s).unwrap_or_default());
+        }
+        for (id, s) in &self.state.dns {
+            out.insert(id.clone(), serde_json::to_value(s).unwrap_or_default());
+        }
+        for (id, s) in &self.state.bind {
+            out.insert(id.clone(), serde_json::to_value(s).unwrap_or_default());
+        }
+        out
+    }
+
     /// Run `steps` in order; after one that does not pass, the rest are skipped. Steps of a
     /// `finally` list all run regardless.
     fn steps<'s>(

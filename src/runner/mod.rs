@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod cluster_backend;
+pub mod diagnostics;
 pub mod engine;
 pub mod null_backend;
 pub mod outcome;

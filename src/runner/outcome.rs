@@ -77,6 +77,36 @@ pub struct VariantReport {
     pub steps: Vec<StepReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleanup: Vec<StepReport>,
+    /// What each probe step observed, by step id (connect tallies, dns summaries, bind records).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub probes: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Where the diagnostics bundle of a variant that did not pass was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+}
+
+impl VariantReport {
+    /// A variant that ran no step (skipped by a gate, or its cluster could not be had).
+    pub fn without_steps(
+        scenario: &str,
+        variant: &str,
+        expect: &str,
+        status: Status,
+        namespace: &str,
+    ) -> Self {
+        Self {
+            scenario: scenario.to_string(),
+            variant: variant.to_string(),
+            expect: expect.to_string(),
+            status,
+            namespace: namespace.to_string(),
+            duration: Duration::ZERO,
+            steps: Vec::new(),
+            cleanup: Vec::new(),
+            probes: Default::default(),
+            diagnostics: None,
+        }
+    }
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

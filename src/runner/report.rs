@@ -86,6 +86,9 @@ pub fn variant_text(r: &VariantReport, verbose: bool) -> String {
                 let _ = writeln!(out, "      cleanup:");
                 steps_text(&mut out, &r.cleanup, "        ");
             }
+            if let Some(d) = &r.diagnostics {
+                let _ = writeln!(out, "      diagnostics: {d}");
+            }
         }
     }
     out
@@ -194,6 +197,8 @@ mod tests {
             duration: Duration::from_millis(1500),
             steps,
             cleanup: vec![],
+            probes: Default::default(),
+            diagnostics: None,
         };
         vec![
             v(

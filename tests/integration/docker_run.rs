@@ -102,6 +102,8 @@ async fn docker_run_probes_from_host_and_node_and_reports_what_answered() {
         .arg(&junit)
         .arg("--report-json")
         .arg(&json)
+        .arg("--artifacts")
+        .arg(w.tmp.path().join("artifacts"))
         .arg(w.tmp.path().join("scenarios"))
         .output()
         .unwrap();
@@ -118,6 +120,31 @@ async fn docker_run_probes_from_host_and_node_and_reports_what_answered() {
     assert!(
         out.contains("2 variant(s): 1 passed, 1 failed, 0 broken, 0 skipped"),
         "{out}"
+    );
+    // The failed variant left a diagnostics bundle, and the run printed where.
+    let line = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("diagnostics: "))
+        .unwrap_or_else(|| panic!("no diagnostics line in {out}"));
+    let bundle = std::path::PathBuf::from(line);
+    assert!(bundle.starts_with(w.tmp.path().join("artifacts")), "{line}");
+    assert!(bundle.ends_with("routing/wrong-backend"), "{line}");
+    let probes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("probes.json")).unwrap()).unwrap();
+    assert_eq!(probes["host"][0]["backends"]["pod-a"], 30, "{probes}");
+    let report = std::fs::read_to_string(bundle.join("report.txt")).unwrap();
+    assert!(report.contains("only pod-b answer"), "{report}");
+    let ports = std::fs::read_to_string(bundle.join("ports.json")).unwrap();
+    assert!(ports.contains(&format!("{name}-worker2")), "{ports}");
+    // Node-level state is collected from each node (the fake nodes have no iptables-save:
+    // the file says what happened instead).
+    let iptables = bundle.join(format!("nodes/{name}-worker/iptables-save.txt"));
+    assert!(
+        std::fs::read_to_string(&iptables)
+            .unwrap()
+            .starts_with("# iptables-save"),
+        "{}",
+        iptables.display()
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
