@@ -245,3 +245,100 @@ steps:
     );
     w.teardown(&engine, &[]).await;
 }
+
+const NODE_ONLY: &str = r#"apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: nodes-only
+summary: node actions only, so a fake-kind cluster (no API server) can run it
+cluster:
+  config: three.yaml
+variants:
+  - name: quick
+    expect: every node answers an exec
+    steps:
+      - exec: {node: worker, command: [echo, ok]}
+      - exec: {node: worker2, command: [echo, ok]}
+  - name: slow
+    expect: sleeps long enough to be interrupted
+    steps:
+      - sleep: 60s
+"#;
+
+fn node_only_suite(w: &World) -> std::path::PathBuf {
+    let dir = w.tmp.path().join("suite/nodes-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("scenario.yaml"), NODE_ONLY).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    w.tmp.path().join("suite")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let suite = node_only_suite(&w);
+    let on_my_network = |engine: &BollardEngine| {
+        let net = w.network.clone();
+        let engine = engine.clone();
+        async move {
+            engine
+                .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.addresses.contains_key(&net))
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    // A run that creates its cluster, runs, and deletes it.
+    let o = w
+        .cmd()
+        .args(["run", "--image", &w.image, "--variant", "quick"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("PASS  nodes-only/quick"), "{out}");
+    assert!(err.contains("creating kind cluster kp-three-"), "{err}");
+    assert!(
+        on_my_network(&engine).await.is_empty(),
+        "the run's cluster is gone"
+    );
+
+    // Interrupted in the middle of a step: the cluster goes too, and the exit is 130.
+    let mut child = w
+        .cmd()
+        .args(["run", "--image", &w.image, "--variant", "slow"])
+        .arg(&suite)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while on_my_network(&engine).await.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no cluster appeared");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // SAFETY: kill only signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: cleaning up"), "{err}");
+    assert!(
+        on_my_network(&engine).await.is_empty(),
+        "interrupted run left nodes"
+    );
+    assert!(
+        std::fs::read_dir(w.state().join("clusters"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "the run's cluster record is gone"
+    );
+    w.teardown(&engine, &[]).await;
+}
