@@ -459,9 +459,10 @@ async fn acquire(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| first.name.clone());
     let name = cluster_name(&stem, &format!("{run_id}{}", group_index(g, scenarios)));
+    let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
     let (req, resolution) = prepare(
         engine,
-        &first.cluster.config,
+        &spec.config,
         version,
         &name,
         image,

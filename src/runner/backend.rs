@@ -96,6 +96,14 @@ pub trait Backend: Send + Sync {
         node: &Node,
         duration: Duration,
     ) -> impl Future<Output = Result<(), String>> + Send;
+    /// `kind create cluster` from `config_file` as written, judged by kind `version`'s rules;
+    /// nothing may be left running. Its output says which judged it and how many node
+    /// containers were created.
+    fn kind_create(
+        &self,
+        config_file: &std::path::Path,
+        version: crate::kind_config::version::KindVersion,
+    ) -> impl Future<Output = Result<Ran, String>> + Send;
     /// Run `kindproof-probe <args>` at `site` and wait (at most `deadline`) for it to end.
     fn probe(
         &self,

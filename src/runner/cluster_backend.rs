@@ -15,6 +15,10 @@ use super::backend::{Backend, ProbeSite, Ran};
 use crate::cluster::nodes::KindNode;
 use crate::cluster::provider::{Node, from_kind};
 use crate::docker::api::{ContainerSpec, Engine};
+use crate::kind_cli::{installed_version, kind_bin};
+use crate::kind_config::check::ConfigCheck;
+use crate::kind_config::load::load_file;
+use crate::kind_config::version::KindVersion;
 use crate::kube_ops::apply::{self, ApplyMode, PatchType, Written};
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::manifest::Manifest;
@@ -261,5 +265,67 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                 })
             }
         }
+    }
+
+    async fn kind_create(
+        &self,
+        config_file: &std::path::Path,
+        version: KindVersion,
+    ) -> Result<Ran, String> {
+        let loaded = load_file(config_file).map_err(s)?;
+        let check = ConfigCheck::run(config_file, &loaded.cluster, version);
+        let installed = installed_version().ok().flatten();
+        let real = installed.is_some_and(|i| i.rules() == version.rules());
+        let name = format!("kp-kc-{}", crate::docker::labels::new_run_id());
+        let mut ran = match (&check.kind_message, real) {
+            // The installed kind has these rules and will refuse during validation, before it
+            // needs an image: ask it for real.
+            (Some(_), true) => {
+                let out = tokio::process::Command::new(kind_bin())
+                    .args(["create", "cluster", "--name", &name, "--config"])
+                    .arg(config_file)
+                    .stdin(Stdio::null())
+                    .kill_on_drop(true)
+                    .output()
+                    .await
+                    .map_err(|e| format!("failed to run kind: {e}"))?;
+                Ran {
+                    exit_code: i64::from(out.status.code().unwrap_or(-1)),
+                    stdout: format!(
+                        "kindproof: judged by the installed kind {}\n{}",
+                        installed.map(|v| v.to_string()).unwrap_or_default(),
+                        String::from_utf8_lossy(&out.stdout)
+                    ),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                }
+            }
+            (Some(message), false) => Ran {
+                exit_code: 1,
+                stdout: format!(
+                    "kindproof: judged by kindproof's port of kind {version}'s rules (the installed kind is {})\n",
+                    installed.map_or("absent".to_string(), |v| v.to_string())
+                ),
+                stderr: format!("ERROR: failed to create cluster: {message}\n"),
+            },
+            (None, _) => Ran {
+                exit_code: 0,
+                stdout: format!(
+                    "kindproof: kind {version} accepts this config as written; nothing was created\n"
+                ),
+                stderr: String::new(),
+            },
+        };
+        // Whatever happened, nothing of it may stay.
+        let left = crate::cluster::nodes::kind_nodes(self.engine, &name)
+            .await
+            .map_err(s)?;
+        ran.stdout.push_str(&format!(
+            "kindproof: containers created for this cluster: {}\n",
+            left.len()
+        ));
+        for n in left {
+            let _ = self.engine.remove_container(&n.container.id).await;
+        }
+        Ok(ran)
     }
 }

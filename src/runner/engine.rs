@@ -429,6 +429,18 @@ impl<'a, B: Backend> Run<'a, B> {
                 Status::Passed
             }
             Action::Probe(p) => self.probe(step, p).await?,
+            Action::KindCreate {
+                config_file,
+                version,
+            } => {
+                let ran = b
+                    .kind_create(config_file, *version)
+                    .await
+                    .map_err(Status::broken)?;
+                self.ran(step, &ran);
+                // What kind said is the outcome; `assert.result` judges it.
+                Status::Passed
+            }
             Action::Assert(a) => self.eventually(a, step.timeout).await?,
         })
     }

@@ -76,4 +76,11 @@ impl Backend for NullBackend {
     ) -> Result<Ran, String> {
         Ok(Ran::default())
     }
+    async fn kind_create(
+        &self,
+        _: &std::path::Path,
+        _: crate::kind_config::version::KindVersion,
+    ) -> Result<Ran, String> {
+        Ok(Ran::default())
+    }
 }

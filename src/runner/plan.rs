@@ -157,17 +157,21 @@ pub fn group(scenarios: &[Scenario], picks: &[Pick]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for p in picks {
         let s = &scenarios[p.scenario];
+        let c = s.cluster_of(&s.variants[p.variant]);
         let existing = groups.iter_mut().find(|g| {
-            s.cluster.shared
-                && g.config_file == s.cluster.config_file
-                && g.image == s.cluster.image
-                && g.picks.iter().all(|q| scenarios[q.scenario].cluster.shared)
+            c.shared
+                && g.config_file == c.config_file
+                && g.image == c.image
+                && g.picks.iter().all(|q| {
+                    let qs = &scenarios[q.scenario];
+                    qs.cluster_of(&qs.variants[q.variant]).shared
+                })
         });
         match existing {
             Some(g) => g.picks.push(*p),
             None => groups.push(Group {
-                config_file: s.cluster.config_file.clone(),
-                image: s.cluster.image.clone(),
+                config_file: c.config_file.clone(),
+                image: c.image.clone(),
                 picks: vec![*p],
             }),
         }

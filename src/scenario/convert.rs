@@ -312,6 +312,7 @@ impl<'a> Converter<'a> {
             ("pause-node", r.pause_node.is_some()),
             ("probe", r.probe.is_some()),
             ("assert", r.assert.is_some()),
+            ("kind-create", r.kind_create.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, p)| p.then_some(k))
@@ -321,7 +322,7 @@ impl<'a> Converter<'a> {
                 at,
                 field,
                 if present.is_empty() {
-                    "a step needs exactly one action (apply, patch, delete, wait, sleep, exec, restart-node, pause-node, probe, assert); it has none".to_string()
+                    "a step needs exactly one action (apply, patch, delete, wait, sleep, exec, restart-node, pause-node, probe, assert, kind-create); it has none".to_string()
                 } else {
                     format!(
                         "a step holds exactly one action; this one has {}",
@@ -575,6 +576,51 @@ impl<'a> Converter<'a> {
             return self
                 .probe(p, at, &format!("{field}.probe"), known)
                 .map(|(a, l)| (a, t.probe, l));
+        }
+        if let Some(k) = &r.kind_create {
+            let f = format!("{field}.kind-create");
+            let version = match k
+                .rules
+                .value
+                .parse::<crate::kind_config::version::KindVersion>()
+            {
+                Ok(v) => v,
+                Err(m) => {
+                    self.err(pos(self.file, &k.rules), &format!("{f}.rules"), m);
+                    return None;
+                }
+            };
+            let Some(config_file) = super::load::kind_config_path(self.dir, &k.config.value) else {
+                self.err(
+                    pos(self.file, &k.config),
+                    &format!("{f}.config"),
+                    format!(
+                        "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
+                        k.config.value
+                    ),
+                );
+                return None;
+            };
+            if let Err(e) = crate::kind_config::load::load_file(&config_file) {
+                self.err(
+                    pos(self.file, &k.config),
+                    &format!("{f}.config"),
+                    e.to_string(),
+                );
+                return None;
+            }
+            let label = format!(
+                "kind create cluster --config {} (kind {version} rules)",
+                k.config.value
+            );
+            return Some((
+                Action::KindCreate {
+                    config_file,
+                    version,
+                },
+                t.node,
+                label,
+            ));
         }
         if let Some(a) = &r.assert {
             return self

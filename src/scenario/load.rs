@@ -60,7 +60,7 @@ pub fn names_scenarios(inputs: &[PathBuf]) -> bool {
 }
 
 /// A kind config named by a scenario: beside it, else in the nearest `kind-configs/` above.
-fn kind_config_path(dir: &Path, name: &str) -> Option<PathBuf> {
+pub fn kind_config_path(dir: &Path, name: &str) -> Option<PathBuf> {
     let beside = dir.join(name);
     if beside.is_file() {
         return Some(beside);
@@ -124,57 +124,7 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
     }
 
     // The cluster: its kind config must be usable; its nodes and ports are variables.
-    let mut nodes = BTreeSet::new();
-    let mut ports = BTreeSet::new();
-    let config_file = kind_config_path(&dir, &raw.cluster.config.value);
-    let mut kind_config = None;
-    match &config_file {
-        None => errors.push(LocatedError::new(
-            at(&raw.cluster.config),
-            "cluster.config",
-            format!(
-                "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
-                raw.cluster.config.value
-            ),
-        )),
-        Some(path) => match load_file(path) {
-            Err(e) => errors.push(LocatedError::new(
-                at(&raw.cluster.config),
-                "cluster.config",
-                e.to_string(),
-            )),
-            Ok(loaded) => {
-                let check = ConfigCheck::run(path, &loaded.cluster, kind);
-                if check.verdict() == Verdict::Invalid {
-                    for p in &check.blocking {
-                        errors.push(LocatedError::new(
-                            p.position.clone(),
-                            &p.field,
-                            p.message.clone(),
-                        ));
-                    }
-                }
-                let defaulted = with_defaults(&loaded.cluster);
-                for (node, short) in defaulted.nodes.iter().zip(node_short_names(&defaulted)) {
-                    for m in &node.extra_port_mappings {
-                        let proto = m
-                            .protocol
-                            .as_ref()
-                            .and_then(|p| Protocol::parse(&p.value))
-                            .unwrap_or(Protocol::Tcp);
-                        if let Some(cp) = &m.container_port {
-                            ports.insert((short.clone(), format!("{}/{}", cp.value, proto.lower())));
-                        }
-                    }
-                    if short == "control-plane" {
-                        ports.insert((short.clone(), "6443/tcp".into()));
-                    }
-                    nodes.insert(short);
-                }
-                kind_config = Some(loaded.cluster);
-            }
-        },
-    }
+    let scenario_cluster = cluster(file, &dir, &raw.cluster, "cluster", kind, &mut errors);
 
     cx.set_timeouts(&raw.timeouts);
     let mut variants = Vec::new();
@@ -197,7 +147,20 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
             ));
         }
         let user = variables(&raw.variables, &rv.variables);
-        let mut known = known_for(&user, &nodes, &ports);
+        let variant_cluster = rv.cluster.as_ref().map(|c| {
+            cluster(
+                file,
+                &dir,
+                c,
+                &format!("{field}.cluster"),
+                kind,
+                &mut errors,
+            )
+        });
+        let (spec, nodes, ports) = match (&variant_cluster, &scenario_cluster) {
+            (Some(c), _) | (None, c) => c,
+        };
+        let mut known = known_for(&user, nodes, ports);
         // Variable values may refer to other names; those must exist too.
         for (k, v) in raw.variables.iter().chain(rv.variables.iter()) {
             match crate::scenario::vars::references(&v.value) {
@@ -242,7 +205,9 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
         }
         let steps = cx.steps(steps, &steps_field, &mut known, &user, false);
         let cleanup = cx.steps(&raw.cleanup, "cleanup", &mut known, &user, true);
+        let _ = spec;
         variants.push(Variant {
+            cluster: variant_cluster.and_then(|(spec, _, _)| spec),
             name: rv.name.value.clone(),
             expect: rv.expect.clone(),
             variables: user,
@@ -270,12 +235,87 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
         upstream: raw.upstream,
         dir,
         file: file.to_path_buf(),
-        cluster: ClusterSpec {
-            config_file: config_file.expect("checked above"),
-            config: kind_config.expect("checked above"),
-            image: raw.cluster.image.map(|i| i.value),
-            shared: raw.cluster.shared,
-        },
+        cluster: scenario_cluster.0.expect("no errors: the cluster loaded"),
         variants,
     })
+}
+
+type Shape = (
+    Option<ClusterSpec>,
+    BTreeSet<String>,
+    BTreeSet<(String, String)>,
+);
+
+/// Load the cluster a scenario (or a variant) names: its spec, and the node short names and
+/// published ports its variables may use. Problems go to `errors`.
+fn cluster(
+    file: &Path,
+    dir: &Path,
+    raw: &raw::Cluster,
+    field: &str,
+    kind: KindVersion,
+    errors: &mut Vec<LocatedError>,
+) -> Shape {
+    let at = Position::of(file, &raw.config);
+    let mut nodes = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    let Some(path) = kind_config_path(dir, &raw.config.value) else {
+        errors.push(LocatedError::new(
+            at,
+            format!("{field}.config"),
+            format!(
+                "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
+                raw.config.value
+            ),
+        ));
+        return (None, nodes, ports);
+    };
+    let loaded = match load_file(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(LocatedError::new(
+                at,
+                format!("{field}.config"),
+                e.to_string(),
+            ));
+            return (None, nodes, ports);
+        }
+    };
+    let check = ConfigCheck::run(&path, &loaded.cluster, kind);
+    if check.verdict() == Verdict::Invalid {
+        for p in &check.blocking {
+            errors.push(LocatedError::new(
+                p.position.clone(),
+                &p.field,
+                p.message.clone(),
+            ));
+        }
+    }
+    let defaulted = with_defaults(&loaded.cluster);
+    for (node, short) in defaulted.nodes.iter().zip(node_short_names(&defaulted)) {
+        for m in &node.extra_port_mappings {
+            let proto = m
+                .protocol
+                .as_ref()
+                .and_then(|p| Protocol::parse(&p.value))
+                .unwrap_or(Protocol::Tcp);
+            if let Some(cp) = &m.container_port {
+                ports.insert((short.clone(), format!("{}/{}", cp.value, proto.lower())));
+            }
+        }
+        if short == "control-plane" {
+            ports.insert((short.clone(), "6443/tcp".into()));
+        }
+        nodes.insert(short);
+    }
+    (
+        Some(ClusterSpec {
+            config_file: path,
+            config: loaded.cluster,
+            image: raw.image.as_ref().map(|i| i.value.clone()),
+            shared: raw.shared,
+        }),
+        nodes,
+        ports,
+    )
 }

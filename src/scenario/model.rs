@@ -39,6 +39,8 @@ pub struct ClusterSpec {
 
 #[derive(Debug, Clone)]
 pub struct Variant {
+    /// This variant's own cluster, when it names one; else the scenario's.
+    pub cluster: Option<ClusterSpec>,
     pub name: String,
     pub expect: String,
     /// The scenario's variables with this variant's on top.
@@ -72,6 +74,13 @@ pub enum Cmp {
     Le,
     Lt,
     Eq,
+}
+
+impl Scenario {
+    /// The cluster variant `v` runs on.
+    pub fn cluster_of<'a>(&'a self, v: &'a Variant) -> &'a ClusterSpec {
+        v.cluster.as_ref().unwrap_or(&self.cluster)
+    }
 }
 
 impl Gate {
@@ -154,6 +163,10 @@ pub enum Action {
     },
     Probe(ProbeSpec),
     Assert(Assertion),
+    KindCreate {
+        config_file: PathBuf,
+        version: crate::kind_config::version::KindVersion,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -303,7 +316,9 @@ pub fn outputs(action: &Action) -> &'static [&'static str] {
         Action::Apply { .. } | Action::Patch { .. } | Action::Delete { .. } => {
             &["time", "exitCode", "stdout", "stderr", "reason", "message"]
         }
-        Action::Exec { .. } => &["time", "exitCode", "stdout", "stderr"],
+        Action::Exec { .. } | Action::KindCreate { .. } => {
+            &["time", "exitCode", "stdout", "stderr"]
+        }
         Action::Probe(_) => &["time", "started"],
         _ => &["time"],
     }

@@ -79,6 +79,9 @@ pub struct Variant {
     /// Steps of this variant only, replacing the scenario's.
     #[serde(default)]
     pub steps: Option<Vec<S<Step>>>,
+    /// A cluster of this variant only (another kind config), replacing the scenario's.
+    #[serde(default)]
+    pub cluster: Option<Cluster>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +118,18 @@ pub struct Step {
     pub pause_node: Option<PauseNode>,
     pub probe: Option<Probe>,
     pub assert: Option<Assert>,
+    #[serde(rename = "kind-create")]
+    pub kind_create: Option<KindCreate>,
+}
+
+/// Ask kind to create a cluster from a config as written (no port resolution), judged by the
+/// rules of kind version `rules`: the real kind when it is such a version and will refuse,
+/// else kindproof's port of those rules. Nothing is left running.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KindCreate {
+    pub config: S<String>,
+    pub rules: S<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -99,6 +99,8 @@ impl World {
             .env("KINDPROOF_STATE_DIR", self.state())
             .env("KINDPROOF_RUNTIME_DIR", self.tmp.path().join("run"))
             .env("FAKE_KIND_LOG", self.log())
+            // Diagnostics bundles of failed runs stay in the test's own directory.
+            .current_dir(self.tmp.path())
             .env_remove("KIND_EXPERIMENTAL_PROVIDER")
             .env_remove("KINDPROOF_NODE_IMAGE");
         c

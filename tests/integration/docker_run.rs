@@ -342,3 +342,52 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
     );
     w.teardown(&engine, &[]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_kind_create_judges_a_config_as_old_kind_and_leaves_nothing() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let suite = crate::support::root().join("scenarios/kind-random-hostports");
+    // The installed kind (the fake, 0.33) does not have 0.21's rules: kindproof's port of them
+    // judges, with kind's exact message, and nothing is created.
+    let o = w
+        .cmd()
+        .args(["run", "--cluster", &name, "--variant", "bug", "-v"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("PASS  kind-random-hostports/bug"), "{out}");
+    // A "kind 0.21" that creates a cluster anyway (the fake does not validate): the step counts
+    // the node containers it made, the assertion fails on it, and they are removed.
+    let o = w
+        .cmd()
+        .env("FAKE_KIND_VERSION", "0.21.0")
+        .env("FAKE_KIND_DEFAULT_IMAGE", &w.image)
+        .args(["run", "--cluster", &name, "--variant", "bug"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("containers created for this cluster: 1"),
+        "{out}"
+    );
+    let strays: Vec<String> = engine
+        .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|n| n.starts_with("kp-kc-"))
+        .collect();
+    assert!(strays.is_empty(), "{strays:?}");
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    w.teardown(&engine, &[name]).await;
+}

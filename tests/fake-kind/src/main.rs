@@ -5,7 +5,8 @@
 //! (a local busybox in the tests) and sleep. It never pulls (bollard create does not pull).
 //!
 //! Knobs: `FAKE_KIND_LOG` (append each invocation's arguments), `FAKE_KIND_NODE_DELAY_MS`
-//! (pause before each node, to interrupt a create midway), `FAKE_KIND_VERSION`.
+//! (pause before each node, to interrupt a create midway), `FAKE_KIND_VERSION`,
+//! `FAKE_KIND_DEFAULT_IMAGE` (the node image when `--image` is not given).
 //! Like kind, it does not clean up when it is killed midway.
 
 use std::collections::HashMap;
@@ -72,7 +73,9 @@ async fn engine() -> Result<BollardEngine, String> {
 
 async fn create(args: &[String]) -> Result<(), String> {
     let name = flag(args, "--name").unwrap_or_else(|| "kind".into());
-    let image = flag(args, "--image").ok_or("fake kind needs --image")?;
+    let image = flag(args, "--image")
+        .or_else(|| std::env::var("FAKE_KIND_DEFAULT_IMAGE").ok())
+        .ok_or("fake kind needs --image (or FAKE_KIND_DEFAULT_IMAGE)")?;
     let config = match flag(args, "--config") {
         Some(path) => {
             load_file(Path::new(&path))
