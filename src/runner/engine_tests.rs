@@ -149,6 +149,9 @@ impl Backend for Fake {
     async fn pause_node(&self, _: &Node, _: Duration) -> Result<(), String> {
         Ok(())
     }
+    async fn kind_create(&self, _: &Path, _: KindVersion) -> Result<Ran, String> {
+        Ok(Ran::default())
+    }
     async fn probe(
         &self,
         site: &ProbeSite,
