@@ -181,6 +181,17 @@ async fn sweep(engine: &BollardEngine, run_id: &str) {
     }
 }
 
+/// A variant's spinner, cleared when the variant ends however it ends.
+struct BarGuard(Option<indicatif::ProgressBar>);
+
+impl Drop for BarGuard {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// A cluster a group runs on, and whether this run owns it (deletes it).
 struct Acquired {
     handle: ClusterHandle,
@@ -274,13 +285,23 @@ async fn run_group(
         run_id: run_id.to_string(),
     };
     let jobs = args.jobs.max(1);
+    // A live view on a terminal (a spinner per running variant); plain lines in CI or a pipe.
+    let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
+    let bars = indicatif::MultiProgress::new();
     let runs = g.picks.iter().enumerate().map(|(i, p)| {
         let s = &scenarios[p.scenario];
         let v = &s.variants[p.variant];
         let backend = &backend;
         let kube = kube.clone();
         let handle = &acquired.handle;
+        let bar = live.then(|| {
+            let b = bars.add(indicatif::ProgressBar::new_spinner());
+            b.set_message(format!("{}/{}", s.name, v.name));
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
         async move {
+            let _bar = BarGuard(bar);
             // Version gates first: a variant that does not apply is skipped, with the reason.
             for gate in &v.when {
                 let (have, what) = match gate.what {
@@ -362,7 +383,12 @@ async fn run_group(
     let mut stream = futures_util::stream::iter(runs).buffered(jobs);
     while let Some(r) = stream.next().await {
         // Printed whole and in order: parallel variants never interleave.
-        print!("{}", variant_text(&r, args.verbose));
+        let text = variant_text(&r, args.verbose);
+        if live {
+            let _ = bars.println(text.trim_end());
+        } else {
+            print!("{text}");
+        }
         reports.push(r);
     }
     drop(stream);
