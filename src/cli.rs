@@ -151,6 +151,8 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         older_than: Option<std::time::Duration>,
     },
+    /// Print the JSON Schema of scenario files, for editors (YAML language servers)
+    Schema,
     /// Check the environment: Docker engine, kind, kubectl, port reservation directory
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor,

@@ -107,6 +107,14 @@ fn main() {
             }
             Command::Down { name } => commands::cluster::down(&name).await,
             Command::Clean { older_than } => commands::cluster::clean(older_than).await,
+            Command::Schema => {
+                let schema = schemars::schema_for!(kindproof::scenario::raw::Scenario);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&schema).expect("a schema serializes")
+                );
+                Ok(())
+            }
             Command::Doctor => commands::doctor::run().await,
         }
     });

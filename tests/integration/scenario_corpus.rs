@@ -151,3 +151,46 @@ steps:
         assert!(stderr.contains(&expected), "{expected}\nin\n{stderr}");
     }
 }
+
+#[test]
+fn schema_describes_the_scenario_format_strictly() {
+    let out = kindproof().arg("schema").output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["title"], "Scenario");
+    let step = &schema["definitions"]["Step"];
+    assert_eq!(step["additionalProperties"], false, "{step}");
+    for action in [
+        "apply",
+        "patch",
+        "delete",
+        "wait",
+        "sleep",
+        "exec",
+        "restart-node",
+        "pause-node",
+        "probe",
+        "assert",
+        "kind-create",
+    ] {
+        assert!(
+            step["properties"].get(action).is_some(),
+            "no {action} in {step}"
+        );
+    }
+    let required = schema["required"].as_array().unwrap();
+    for field in [
+        "apiVersion",
+        "kind",
+        "name",
+        "summary",
+        "cluster",
+        "variants",
+    ] {
+        assert!(
+            required.contains(&serde_json::json!(field)),
+            "{field} not required"
+        );
+    }
+}
