@@ -86,45 +86,52 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             picks: picks.clone(),
         }],
     };
+    let phases_of_groups = std::sync::Mutex::new(Phases::default());
     let mut reports: Vec<VariantReport> = Vec::new();
     let work = async {
-        for g in &groups {
-            let need = g
-                .picks
-                .iter()
-                .map(|p| needs(&scenarios[p.scenario].variants[p.variant]))
-                .fold(Needs::default(), Needs::merge);
-            let got = run_group(
-                &engine,
-                &args,
-                &scenarios,
-                g,
-                need,
-                &run_id,
-                version,
-                &mut phases,
-            )
-            .await;
-            match got {
-                Ok(mut r) => reports.append(&mut r),
-                Err(e) => {
-                    // The cluster could not be had: every variant of the group is broken.
-                    for p in &g.picks {
-                        let s = &scenarios[p.scenario];
-                        let v = &s.variants[p.variant];
-                        let r = VariantReport::without_steps(
-                            &s.name,
-                            &v.name,
-                            &v.expect,
-                            Status::broken(e.to_string()),
-                            "",
-                        );
-                        print!("{}", variant_text(&r, args.verbose));
-                        reports.push(r);
-                    }
-                }
+        // Cluster shapes are made and used in parallel where -j allows; reports keep the
+        // order of the groups.
+        let runs = groups.iter().enumerate().map(|(gi, g)| {
+            let (engine, args, scenarios, run_id) = (&engine, &args, &scenarios, &run_id);
+            let phases = &phases_of_groups;
+            async move {
+                let need = g
+                    .picks
+                    .iter()
+                    .map(|p| needs(&scenarios[p.scenario].variants[p.variant]))
+                    .fold(Needs::default(), Needs::merge);
+                let got =
+                    run_group(engine, args, scenarios, g, need, run_id, version, phases).await;
+                let reports = match got {
+                    Ok(r) => r,
+                    Err(e) => g
+                        .picks
+                        .iter()
+                        .map(|p| {
+                            // The cluster could not be had: every variant of it is broken.
+                            let s = &scenarios[p.scenario];
+                            let v = &s.variants[p.variant];
+                            let r = VariantReport::without_steps(
+                                &s.name,
+                                &v.name,
+                                &v.expect,
+                                Status::broken(e.to_string()),
+                                "",
+                            );
+                            print!("{}", variant_text(&r, args.verbose));
+                            r
+                        })
+                        .collect(),
+                };
+                (gi, reports)
             }
-        }
+        });
+        let mut done: Vec<(usize, Vec<VariantReport>)> = futures_util::stream::iter(runs)
+            .buffer_unordered(args.jobs.max(1))
+            .collect()
+            .await;
+        done.sort_by_key(|(gi, _)| *gi);
+        reports.extend(done.into_iter().flat_map(|(_, r)| r));
     };
     tokio::select! {
         () = work => {}
@@ -134,7 +141,17 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             return Err(AppError::Interrupted);
         }
     }
+    {
+        let g = phases_of_groups.lock().expect("not poisoned");
+        phases.cluster_create = g.cluster_create;
+        phases.image_load = g.image_load;
+        phases.cluster_delete = g.cluster_delete;
+        phases.variants = g.variants;
+    }
     phases.total = started.elapsed();
+    phases.harness = phases.total.saturating_sub(
+        phases.cluster_create + phases.image_load + phases.cluster_delete + phases.variants,
+    );
     print!("{}", summary_text(&reports, &phases));
     if let Some(path) = &args.report_junit {
         write(path, &junit(&reports, &phases))?;
@@ -208,8 +225,11 @@ async fn run_group(
     need: Needs,
     run_id: &str,
     version: crate::kind_config::version::KindVersion,
-    phases: &mut Phases,
+    phases: &std::sync::Mutex<Phases>,
 ) -> Result<Vec<VariantReport>, AppError> {
+    let add = |f: fn(&mut Phases) -> &mut Duration, d: Duration| {
+        *f(&mut phases.lock().expect("not poisoned")) += d;
+    };
     // Offline preflight: whatever the run needs locally exists before anything is created.
     let probe_bin = if need.host_probe {
         Some(find_binary(None)?)
@@ -245,7 +265,7 @@ async fn run_group(
     }
     let t = Instant::now();
     let acquired = acquire(engine, args, scenarios, g, need, run_id, version).await?;
-    phases.cluster_create += t.elapsed();
+    add(|p| &mut p.cluster_create, t.elapsed());
     let kube = if need.api {
         Some(
             Kube::connect(
@@ -265,7 +285,7 @@ async fn run_group(
         for image in &images {
             crate::cluster::image_load::load_image(engine, image, &nodes).await?;
         }
-        phases.image_load += t.elapsed();
+        add(|p| &mut p.image_load, t.elapsed());
     }
     let server_version = match &kube {
         Some(k) => k.client.apiserver_version().await.ok().map(|v| {
@@ -380,6 +400,7 @@ async fn run_group(
         }
     });
     let mut reports = Vec::new();
+    let variants_started = Instant::now();
     let mut stream = futures_util::stream::iter(runs).buffered(jobs);
     while let Some(r) = stream.next().await {
         // Printed whole and in order: parallel variants never interleave.
@@ -392,6 +413,7 @@ async fn run_group(
         reports.push(r);
     }
     drop(stream);
+    add(|p| &mut p.variants, variants_started.elapsed());
     if acquired.owned {
         let any_bad = reports
             .iter()
@@ -420,7 +442,7 @@ async fn run_group(
                 .delete(&acquired.handle.name, Some(&acquired.handle.kubeconfig))
                 .await?;
             let _ = state::remove(&base, &acquired.handle.name);
-            phases.cluster_delete += t.elapsed();
+            add(|p| &mut p.cluster_delete, t.elapsed());
         }
     }
     Ok(reports)

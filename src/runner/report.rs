@@ -22,6 +22,12 @@ pub struct Phases {
     pub image_load: Duration,
     #[serde(serialize_with = "ms")]
     pub cluster_delete: Duration,
+    /// Wall time the variants ran (their own steps, waits and probes).
+    #[serde(serialize_with = "ms")]
+    pub variants: Duration,
+    /// What kindproof itself added: the total minus everything above.
+    #[serde(serialize_with = "ms")]
+    pub harness: Duration,
     #[serde(serialize_with = "ms")]
     pub total: Duration,
 }
