@@ -269,6 +269,19 @@ fn node_only_suite(w: &World) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("scenario.yaml"), NODE_ONLY).unwrap();
     std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    // A second cluster shape: one node.
+    let other = w.tmp.path().join("suite/other-shape");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("one.yaml"),
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n",
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1\nkind: Scenario\nname: other-shape\nsummary: a one-node cluster\ncluster:\n  config: one.yaml\nvariants:\n  - name: quick\n    expect: the node answers\nsteps:\n  - exec: {node: control-plane, command: [echo, ok]}\n",
+    )
+    .unwrap();
     w.tmp.path().join("suite")
 }
 
@@ -301,7 +314,10 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.contains("PASS  nodes-only/quick"), "{out}");
+    assert!(out.contains("PASS  other-shape/quick"), "{out}");
+    // Two shapes, two clusters, made in parallel (-j 2 by default).
     assert!(err.contains("creating kind cluster kp-three-"), "{err}");
+    assert!(err.contains("creating kind cluster kp-one-"), "{err}");
     assert!(
         on_my_network(&engine).await.is_empty(),
         "the run's cluster is gone"
