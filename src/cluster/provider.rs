@@ -39,6 +39,8 @@ pub struct ClusterHandle {
     pub nodes: Vec<Node>,
     /// `kind` or `existing`.
     pub provider: &'static str,
+    /// The Docker network the nodes are on (kind only).
+    pub network: Option<String>,
 }
 
 pub trait ClusterProvider: Send + Sync {
@@ -111,20 +113,25 @@ pub fn from_api(node: &Value) -> Node {
 pub struct KindCluster<'e, E: Engine> {
     pub provider: KindProvider<'e, E>,
     pub request: CreateRequest,
+    /// Wait until every node is Ready through the API (kind's `--wait` covers the control
+    /// plane only). A run that needs no API server skips it.
+    pub wait_ready: bool,
 }
 
 impl<E: Engine> ClusterProvider for KindCluster<'_, E> {
     async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
         let created = self.provider.create(&self.request).await?;
-        // kind's --wait covers the control plane only; scenarios pin pods to workers.
-        let kube = Kube::connect(&created.kubeconfig, None).await?;
-        wait_nodes_ready(
-            &kube,
-            created.nodes.len(),
-            self.request.wait,
-            std::time::Duration::from_millis(500),
-        )
-        .await?;
+        if self.wait_ready {
+            // kind's --wait covers the control plane only; scenarios pin pods to workers.
+            let kube = Kube::connect(&created.kubeconfig, None).await?;
+            wait_nodes_ready(
+                &kube,
+                created.nodes.len(),
+                self.request.wait,
+                std::time::Duration::from_millis(500),
+            )
+            .await?;
+        }
         Ok(ClusterHandle {
             name: created.name.clone(),
             kubeconfig: created.kubeconfig.clone(),
@@ -135,6 +142,7 @@ impl<E: Engine> ClusterProvider for KindCluster<'_, E> {
                 .map(|n| from_kind(n, &created.network))
                 .collect(),
             provider: "kind",
+            network: Some(created.network.clone()),
         })
     }
 
@@ -178,6 +186,7 @@ impl ClusterProvider for ExistingCluster {
             context: self.context.clone(),
             nodes,
             provider: "existing",
+            network: None,
         })
     }
 

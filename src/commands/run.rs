@@ -12,7 +12,9 @@ use futures_util::StreamExt;
 use crate::cluster::kind::{check_kind, check_provider, cluster_name, node_image};
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{ClusterHandle, ClusterProvider, ExistingCluster, from_kind};
+use crate::cluster::provider::{
+    ClusterHandle, ClusterProvider, ExistingCluster, KindCluster, from_kind,
+};
 use crate::cluster::state::{self, state_base};
 use crate::commands::cluster::{prepare, provider};
 use crate::commands::validate::load_scenarios;
@@ -481,6 +483,7 @@ async fn acquire(
                 context: args.context.clone(),
                 nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
                 provider: "kind",
+                network: Some(network.clone()),
             },
             network,
             owned: false,
@@ -523,48 +526,22 @@ async fn acquire(
         "kindproof: creating kind cluster {name} for {}",
         g.config_file.display()
     );
-    let kind = provider(engine);
-    let created = match kind.create(&req).await {
-        Ok(c) => c,
+    let cluster = KindCluster {
+        provider: provider(engine),
+        request: req,
+        wait_ready: need.api,
+    };
+    let handle = match cluster.acquire().await {
+        Ok(h) => h,
         Err(e) => {
             let _ = state::remove(&state_base(), &name);
             return Err(e.into());
         }
     };
     drop(resolution);
-    let mut handle = ClusterHandle {
-        name: created.name.clone(),
-        kubeconfig: created.kubeconfig.clone(),
-        context: None,
-        nodes: created
-            .nodes
-            .iter()
-            .map(|n| from_kind(n, &created.network))
-            .collect(),
-        provider: "kind",
-    };
-    if need.api {
-        let kube = Kube::connect(&handle.kubeconfig, None)
-            .await
-            .map_err(crate::cluster::kind::ClusterError::from)?;
-        pods::wait_nodes_ready(
-            &kube,
-            handle.nodes.len(),
-            Duration::from_secs(180),
-            Duration::from_millis(500),
-        )
-        .await
-        .map_err(crate::cluster::kind::ClusterError::from)?;
-        // Re-read after the wait: nothing moves, but addresses are final now.
-        handle.nodes = kind_nodes(engine, &handle.name)
-            .await?
-            .iter()
-            .map(|n| from_kind(n, &created.network))
-            .collect();
-    }
     Ok(Acquired {
+        network: handle.network.clone().unwrap_or_else(network_name),
         handle,
-        network: created.network,
         owned: true,
     })
 }
