@@ -139,7 +139,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         () = work => {}
         () = signals.recv() => {
             eprintln!("kindproof: interrupted: cleaning up");
-            signals.cleanup_or_abort(sweep(&engine, &run_id)).await;
+            signals.cleanup_or_abort(sweep(&engine, &run_id, &args)).await;
             return Err(AppError::Interrupted);
         }
     }
@@ -181,8 +181,32 @@ fn write(path: &Path, text: &str) -> Result<(), AppError> {
 
 /// Remove whatever this run created that is still there (after an interrupt): its clusters
 /// and labelled containers.
-async fn sweep(engine: &BollardEngine, run_id: &str) {
+async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) {
     let base = state_base();
+    // On a borrowed cluster the run's namespaces outlive it unless deleted here (background
+    // deletion; the run does not wait for it).
+    let borrowed = match (&args.kubeconfig, &args.cluster) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(name)) => Some(state::cluster_dir(&base, name).join("kubeconfig")),
+        (None, None) => None,
+    };
+    if let Some(kubeconfig) = borrowed.filter(|k| k.is_file())
+        && let Ok(kube) = Kube::connect(&kubeconfig, args.context.as_deref()).await
+    {
+        use k8s_openapi::api::core::v1::Namespace;
+        let api: kube::Api<Namespace> = kube::Api::all(kube.client.clone());
+        let label = crate::docker::labels::run_filter(run_id);
+        if let Ok(list) = api
+            .list(&kube::api::ListParams::default().labels(&label))
+            .await
+        {
+            for ns in list.items.into_iter().filter_map(|n| n.metadata.name) {
+                let _ = api
+                    .delete(&ns, &kube::api::DeleteParams::background())
+                    .await;
+            }
+        }
+    }
     for rec in state::all(&base) {
         if rec.run_id == run_id && !rec.keep {
             let kubeconfig = state::cluster_dir(&base, &rec.name).join("kubeconfig");
