@@ -454,92 +454,104 @@ impl<'a, B: Backend> Run<'a, B> {
         }
     }
 
+    /// Wait until `w` holds. A request that fails meanwhile (an API server restarting with
+    /// its node) is another "not yet"; if the last look failed so at the deadline, the wait
+    /// is broken, not failed.
     async fn wait(&mut self, w: &WaitFor, timeout: Duration) -> Result<Status, Status> {
         let deadline = Instant::now() + timeout;
-        let ns = self.cx.namespace.clone();
         loop {
-            let (done, seen) = match w {
-                WaitFor::Pods {
-                    selector,
-                    ready,
-                    phase,
-                    count,
-                } => {
-                    let sel = self.resolve(selector)?;
-                    let pods = self.backend.pods(&ns, &sel).await.map_err(Status::broken)?;
-                    let ok = |p: &Value| {
-                        ready.is_none_or(|r| cond::ready(p) == r)
-                            && phase.as_deref().is_none_or(|ph| cond::phase(p) == Some(ph))
-                    };
-                    let want = count.map(|c| c as usize);
-                    let enough = match want {
-                        Some(c) => pods.iter().filter(|p| ok(p)).count() >= c,
-                        None => !pods.is_empty() && pods.iter().all(ok),
-                    };
-                    let seen = if pods.is_empty() {
-                        format!("no pods match {sel}")
-                    } else {
-                        pods.iter()
-                            .map(cond::pod_summary)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    };
-                    (enough, seen)
-                }
-                WaitFor::Deployment(name) => {
-                    let name = self.resolve(name)?;
-                    let obj = DynamicObject {
-                        types: Some(TypeMeta {
-                            api_version: "apps/v1".into(),
-                            kind: "Deployment".into(),
-                        }),
-                        metadata: ObjectMeta {
-                            name: Some(name.clone()),
-                            ..Default::default()
-                        },
-                        data: Value::Null,
-                    };
-                    match self.backend.get(&obj, &ns).await.map_err(Status::broken)? {
-                        Some(d) => (
-                            cond::deployment_available(&d),
-                            format!("deployment {name} status {}", d["status"]),
-                        ),
-                        None => (false, format!("deployment {name} does not exist")),
-                    }
-                }
-                WaitFor::Endpoints { service, ready } => {
-                    let svc = self.resolve(service)?;
-                    let slices = self
-                        .backend
-                        .endpoint_slices(&ns, &svc)
-                        .await
-                        .map_err(Status::broken)?;
-                    let eps = cond::ready_endpoints(&slices);
-                    (
-                        eps.len() >= *ready as usize,
-                        format!("{} ready endpoints of {svc}: {eps:?}", eps.len()),
-                    )
-                }
-                WaitFor::NodesReady => {
-                    let not_ready = self
-                        .backend
-                        .nodes_not_ready()
-                        .await
-                        .map_err(Status::broken)?;
-                    (
-                        not_ready.is_empty(),
-                        format!("not ready: {}", not_ready.join(", ")),
-                    )
-                }
+            let last = match self.wait_once(w).await {
+                Ok((true, _)) => return Ok(Status::Passed),
+                Ok((false, seen)) => Ok(seen),
+                Err(broken) => Err(broken),
             };
-            if done {
-                return Ok(Status::Passed);
-            }
             if Instant::now() >= deadline {
-                return Ok(Status::failed(format!("not so within {timeout:?}"), seen));
+                return match last {
+                    Ok(seen) => Ok(Status::failed(format!("not so within {timeout:?}"), seen)),
+                    Err(broken) => Err(broken),
+                };
             }
             tokio::time::sleep(self.cx.poll).await;
         }
+    }
+
+    /// One look for [`Self::wait`]: whether it holds, and what was seen.
+    async fn wait_once(&mut self, w: &WaitFor) -> Result<(bool, String), Status> {
+        let ns = self.cx.namespace.clone();
+        Ok(match w {
+            WaitFor::Pods {
+                selector,
+                ready,
+                phase,
+                count,
+            } => {
+                let sel = self.resolve(selector)?;
+                let pods = self.backend.pods(&ns, &sel).await.map_err(Status::broken)?;
+                let ok = |p: &Value| {
+                    ready.is_none_or(|r| cond::ready(p) == r)
+                        && phase.as_deref().is_none_or(|ph| cond::phase(p) == Some(ph))
+                };
+                let want = count.map(|c| c as usize);
+                let enough = match want {
+                    Some(c) => pods.iter().filter(|p| ok(p)).count() >= c,
+                    None => !pods.is_empty() && pods.iter().all(ok),
+                };
+                let seen = if pods.is_empty() {
+                    format!("no pods match {sel}")
+                } else {
+                    pods.iter()
+                        .map(cond::pod_summary)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                (enough, seen)
+            }
+            WaitFor::Deployment(name) => {
+                let name = self.resolve(name)?;
+                let obj = DynamicObject {
+                    types: Some(TypeMeta {
+                        api_version: "apps/v1".into(),
+                        kind: "Deployment".into(),
+                    }),
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        ..Default::default()
+                    },
+                    data: Value::Null,
+                };
+                match self.backend.get(&obj, &ns).await.map_err(Status::broken)? {
+                    Some(d) => (
+                        cond::deployment_available(&d),
+                        format!("deployment {name} status {}", d["status"]),
+                    ),
+                    None => (false, format!("deployment {name} does not exist")),
+                }
+            }
+            WaitFor::Endpoints { service, ready } => {
+                let svc = self.resolve(service)?;
+                let slices = self
+                    .backend
+                    .endpoint_slices(&ns, &svc)
+                    .await
+                    .map_err(Status::broken)?;
+                let eps = cond::ready_endpoints(&slices);
+                (
+                    eps.len() >= *ready as usize,
+                    format!("{} ready endpoints of {svc}: {eps:?}", eps.len()),
+                )
+            }
+            WaitFor::NodesReady => {
+                let not_ready = self
+                    .backend
+                    .nodes_not_ready()
+                    .await
+                    .map_err(Status::broken)?;
+                (
+                    not_ready.is_empty(),
+                    format!("not ready: {}", not_ready.join(", ")),
+                )
+            }
+        })
     }
 
     async fn probe(&mut self, step: &Step, p: &ProbeSpec) -> Result<Status, Status> {
@@ -643,7 +655,17 @@ impl<'a, B: Backend> Run<'a, B> {
     async fn eventually(&mut self, a: &Assertion, timeout: Duration) -> Result<Status, Status> {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.check(a).await? {
+            let look = match self.check(a).await {
+                Ok(look) => look,
+                // A failed request is another "not yet" until the deadline.
+                Err(broken) if Instant::now() < deadline => {
+                    tracing::debug!("assertion look failed: {broken:?}");
+                    tokio::time::sleep(self.cx.poll).await;
+                    continue;
+                }
+                Err(broken) => return Err(broken),
+            };
+            match look {
                 Ok(()) => return Ok(Status::Passed),
                 Err((message, observed)) => {
                     // Results of earlier steps do not change: no point in looking again.

@@ -31,6 +31,8 @@ struct Fake {
     apply_exit: Mutex<i32>,
     probe_stdout: Mutex<String>,
     break_exec: bool,
+    /// `pods` fails this many times first (an API server coming back).
+    pods_fail: Mutex<u32>,
 }
 
 impl Fake {
@@ -95,6 +97,13 @@ impl Backend for Fake {
     }
     async fn pods(&self, _: &str, selector: &str) -> Result<Vec<Value>, String> {
         self.log(format!("pods {selector}"));
+        {
+            let mut f = self.pods_fail.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err("connection refused (the API server is restarting)".into());
+            }
+        }
         let mut q = self.pods.lock().unwrap();
         Ok(if q.len() > 1 {
             q.pop_front().unwrap()
@@ -493,5 +502,27 @@ async fn user_variables_may_refer_to_other_variables() {
     assert_eq!(
         fake.calls(),
         ["exec kp-s-1-worker nslookup job-w-1.job.kp-s-1.svc"]
+    );
+}
+
+#[tokio::test]
+async fn a_wait_rides_out_an_api_server_that_is_briefly_gone_but_not_one_that_stays_gone() {
+    let (_t, s) = scenario(
+        "steps:
+  - wait: {pods: {selector: app=web, ready: true}}
+",
+    );
+    let ready = json!({"metadata": {"name": "web"}, "status": {"phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}]}});
+    let fake = Fake::default();
+    *fake.pods_fail.lock().unwrap() = 3;
+    fake.pods.lock().unwrap().push_back(vec![ready.clone()]);
+    assert_eq!(run(&fake, &s).await.status, Status::Passed);
+    // Gone for longer than the wait: broken (the harness could not look), not failed.
+    let fake = Fake::default();
+    *fake.pods_fail.lock().unwrap() = u32::MAX;
+    assert_eq!(
+        run(&fake, &s).await.status,
+        Status::broken("connection refused (the API server is restarting)")
     );
 }
