@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod commands;
 pub mod docker;
 pub mod exit;
+pub mod fnv;
 pub mod kind_cli;
 pub mod kind_config;
 pub mod kube_ops;

@@ -581,8 +581,6 @@ fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let h = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    });
+    let h = crate::fnv::fnv1a(key.as_bytes());
     format!("{:x}", h & 0xf)
 }

@@ -101,7 +101,7 @@ pub async fn ensure_busybox_image<E: Engine>(
     })?;
     let tag = format!(
         "{:016x}",
-        fnv1a(&[&bytes[..], BUSYBOX_TOOLS.join(",").as_bytes()].concat())
+        crate::fnv::fnv1a(&[&bytes[..], BUSYBOX_TOOLS.join(",").as_bytes()].concat())
     );
     let mut entries = vec![
         RootfsEntry::Dir { path: "bin".into() },
@@ -121,12 +121,6 @@ pub async fn ensure_busybox_image<E: Engine>(
     }
     ensure_imported(engine, repo, &tag, &entries, &[]).await?;
     Ok(format!("{repo}:{tag}"))
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
 }
 
 #[cfg(test)]

@@ -33,9 +33,7 @@ impl std::str::FromStr for Partition {
 impl Partition {
     /// FNV-1a of `scenario/variant`: stable across runs, machines and Rust versions.
     pub fn holds(&self, id: &str) -> bool {
-        let h = id.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-        });
+        let h = crate::fnv::fnv1a(id.as_bytes());
         h % self.total == self.shard - 1
     }
 }
