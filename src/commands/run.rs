@@ -334,20 +334,27 @@ async fn run_group(
     // A live view on a terminal (a spinner per running variant); plain lines in CI or a pipe.
     let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
     let bars = indicatif::MultiProgress::new();
+    // Variants of one scenario take turns: they share object names and fixed NodePorts
+    // (cluster-wide), so only different scenarios run at once.
+    let turns: Vec<tokio::sync::Mutex<()>> = scenarios
+        .iter()
+        .map(|_| tokio::sync::Mutex::new(()))
+        .collect();
     let runs = g.picks.iter().enumerate().map(|(i, p)| {
         let s = &scenarios[p.scenario];
         let v = &s.variants[p.variant];
         let backend = &backend;
         let kube = kube.clone();
         let handle = &acquired.handle;
-        let bar = live.then(|| {
-            let b = bars.add(indicatif::ProgressBar::new_spinner());
-            b.set_message(format!("{}/{}", s.name, v.name));
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
+        let (bars, turn) = (&bars, &turns[p.scenario]);
         async move {
-            let _bar = BarGuard(bar);
+            let _turn = turn.lock().await;
+            let _bar = BarGuard(live.then(|| {
+                let b = bars.add(indicatif::ProgressBar::new_spinner());
+                b.set_message(format!("{}/{}", s.name, v.name));
+                b.enable_steady_tick(Duration::from_millis(120));
+                b
+            }));
             // Version gates first: a variant that does not apply is skipped, with the reason.
             for gate in &v.when {
                 let (have, what) = match gate.what {

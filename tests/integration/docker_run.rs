@@ -407,3 +407,40 @@ async fn docker_run_kind_create_judges_a_config_as_old_kind_and_leaves_nothing()
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_never_overlaps_variants_of_one_scenario() {
+    // They share object names and cluster-wide NodePorts: with -j 2 they still take turns.
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let dir = w.tmp.path().join("turns/turns");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1\nkind: Scenario\nname: turns\nsummary: two slow variants\ncluster:\n  config: three.yaml\nvariants:\n  - name: one\n    expect: sleeps\n  - name: two\n    expect: sleeps\nsteps:\n  - sleep: 1500ms\n",
+    )
+    .unwrap();
+    let json = w.tmp.path().join("turns.json");
+    let o = w
+        .cmd()
+        .args(["run", "--cluster", &name, "-j", "2", "--report-json"])
+        .arg(&json)
+        .arg(w.tmp.path().join("turns"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let wall = report["phases"]["variants"].as_f64().unwrap();
+    assert!(
+        wall >= 3000.0,
+        "the two variants overlapped: {wall} ms for 2 x 1500 ms"
+    );
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    w.teardown(&engine, &[name]).await;
+}
