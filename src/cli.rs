@@ -79,6 +79,9 @@ pub enum Command {
         /// (<DIR>/<run id>/<scenario>/<variant>/)
         #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts")]
         artifacts: PathBuf,
+        /// How long to wait for a created cluster: kind's control plane, then every node Ready
+        #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
         /// Show the steps of passing variants too
         #[arg(short, long)]
         verbose: bool,

@@ -47,6 +47,7 @@ fn main() {
                 report_junit,
                 report_json,
                 artifacts,
+                wait,
                 verbose,
             } => {
                 commands::run::run(commands::run::RunArgs {
@@ -63,6 +64,7 @@ fn main() {
                     report_junit,
                     report_json,
                     artifacts: Some(artifacts),
+                    wait,
                     verbose,
                 })
                 .await

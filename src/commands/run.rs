@@ -49,6 +49,8 @@ pub struct RunArgs {
     pub report_json: Option<PathBuf>,
     /// Diagnostics bundles of variants that do not pass go under here.
     pub artifacts: Option<PathBuf>,
+    /// How long kind and kindproof wait for a created cluster to be ready.
+    pub wait: Duration,
     pub verbose: bool,
 }
 
@@ -292,165 +294,177 @@ async fn run_group(
     let t = Instant::now();
     let acquired = acquire(engine, args, scenarios, g, need, run_id, version).await?;
     add(|p| &mut p.cluster_create, t.elapsed());
-    let kube = if need.api {
-        Some(
-            Kube::connect(
-                &acquired.handle.kubeconfig,
-                acquired.handle.context.as_deref(),
+    let result: Result<Vec<VariantReport>, AppError> = async {
+        let kube = if need.api {
+            Some(
+                Kube::connect(
+                    &acquired.handle.kubeconfig,
+                    acquired.handle.context.as_deref(),
+                )
+                .await
+                .map_err(crate::cluster::kind::ClusterError::from)?,
             )
-            .await
-            .map_err(crate::cluster::kind::ClusterError::from)?,
-        )
-    } else {
-        None
-    };
-    if need.api && acquired.handle.provider == "kind" && !images.is_empty() {
-        // The nodes get every image the manifests use, so kubelet never pulls.
-        let t = Instant::now();
-        let nodes = kind_nodes(engine, &acquired.handle.name).await?;
-        for image in &images {
-            crate::cluster::image_load::load_image(engine, image, &nodes).await?;
+        } else {
+            None
+        };
+        if need.api && acquired.handle.provider == "kind" && !images.is_empty() {
+            // The nodes get every image the manifests use, so kubelet never pulls.
+            let t = Instant::now();
+            let nodes = kind_nodes(engine, &acquired.handle.name).await?;
+            for image in &images {
+                crate::cluster::image_load::load_image(engine, image, &nodes).await?;
+            }
+            add(|p| &mut p.image_load, t.elapsed());
         }
-        add(|p| &mut p.image_load, t.elapsed());
-    }
-    let server_version = match &kube {
-        Some(k) => k.client.apiserver_version().await.ok().map(|v| {
-            let minor: u64 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
-            (v.major.parse().unwrap_or(0), minor, 0u64)
-        }),
-        None => None,
-    };
-    let kind_version = installed_version().ok().flatten();
-    let backend = ClusterBackend {
-        engine,
-        kube: kube.clone(),
-        network: acquired.network.clone(),
-        probe_bin: probe_bin.unwrap_or_default(),
-        probe_image: probe_image.clone(),
-        labels: for_run(run_id),
-        run_id: run_id.to_string(),
-    };
-    let jobs = args.jobs.max(1);
-    // A live view on a terminal (a spinner per running variant); plain lines in CI or a pipe.
-    let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
-    let bars = indicatif::MultiProgress::new();
-    // Variants of one scenario take turns: they share object names and fixed NodePorts
-    // (cluster-wide), so only different scenarios run at once.
-    let turns: Vec<tokio::sync::Mutex<()>> = scenarios
-        .iter()
-        .map(|_| tokio::sync::Mutex::new(()))
-        .collect();
-    let runs = g.picks.iter().enumerate().map(|(i, p)| {
-        let s = &scenarios[p.scenario];
-        let v = &s.variants[p.variant];
-        let backend = &backend;
-        let kube = kube.clone();
-        let handle = &acquired.handle;
-        let (bars, turn) = (&bars, &turns[p.scenario]);
-        async move {
-            let _turn = turn.lock().await;
-            let _bar = BarGuard(live.then(|| {
-                let b = bars.add(indicatif::ProgressBar::new_spinner());
-                b.set_message(format!("{}/{}", s.name, v.name));
-                b.enable_steady_tick(Duration::from_millis(120));
-                b
-            }));
-            // Version gates first: a variant that does not apply is skipped, with the reason.
-            for gate in &v.when {
-                let (have, what) = match gate.what {
-                    GateOn::Kind => (
-                        kind_version
-                            .map(|k| (u64::from(k.major), u64::from(k.minor), u64::from(k.patch))),
-                        "kind",
-                    ),
-                    GateOn::Kubernetes => (server_version, "kubernetes"),
-                };
-                let holds = have.is_some_and(|h| gate.holds(h));
-                if !holds {
-                    let have = have
-                        .map(|(a, b, c)| format!("{a}.{b}.{c}"))
-                        .unwrap_or_else(|| "unknown".into());
-                    let r = VariantReport::without_steps(
+        let server_version = match &kube {
+            Some(k) => k.client.apiserver_version().await.ok().map(|v| {
+                let minor: u64 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
+                (v.major.parse().unwrap_or(0), minor, 0u64)
+            }),
+            None => None,
+        };
+        let kind_version = installed_version().ok().flatten();
+        let backend = ClusterBackend {
+            engine,
+            kube: kube.clone(),
+            network: acquired.network.clone(),
+            probe_bin: probe_bin.unwrap_or_default(),
+            probe_image: probe_image.clone(),
+            labels: for_run(run_id),
+            run_id: run_id.to_string(),
+        };
+        let jobs = args.jobs.max(1);
+        // A live view on a terminal (a spinner per running variant); plain lines in CI or a pipe.
+        let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
+        let bars = indicatif::MultiProgress::new();
+        // Variants of one scenario take turns: they share object names and fixed NodePorts
+        // (cluster-wide), so only different scenarios run at once.
+        let turns: Vec<tokio::sync::Mutex<()>> = scenarios
+            .iter()
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect();
+        let runs = g.picks.iter().enumerate().map(|(i, p)| {
+            let s = &scenarios[p.scenario];
+            let v = &s.variants[p.variant];
+            let backend = &backend;
+            let kube = kube.clone();
+            let handle = &acquired.handle;
+            let (bars, turn) = (&bars, &turns[p.scenario]);
+            async move {
+                let _turn = turn.lock().await;
+                let _bar = BarGuard(live.then(|| {
+                    let b = bars.add(indicatif::ProgressBar::new_spinner());
+                    b.set_message(format!("{}/{}", s.name, v.name));
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                }));
+                // Version gates first: a variant that does not apply is skipped, with the reason.
+                for gate in &v.when {
+                    let (have, what) = match gate.what {
+                        GateOn::Kind => (
+                            kind_version.map(|k| {
+                                (u64::from(k.major), u64::from(k.minor), u64::from(k.patch))
+                            }),
+                            "kind",
+                        ),
+                        GateOn::Kubernetes => (server_version, "kubernetes"),
+                    };
+                    let holds = have.is_some_and(|h| gate.holds(h));
+                    if !holds {
+                        let have = have
+                            .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+                            .unwrap_or_else(|| "unknown".into());
+                        let r = VariantReport::without_steps(
+                            &s.name,
+                            &v.name,
+                            &v.expect,
+                            Status::Skipped {
+                                reason: format!("needs {what} {}; this run has {have}", gate.text),
+                            },
+                            "",
+                        );
+                        return r;
+                    }
+                }
+                let namespace = pods::namespace_name(
+                    &format!("{}-{}", s.name, v.name),
+                    &format!("{run_id}{i}"),
+                );
+                if let Some(k) = &kube
+                    && let Err(e) = pods::create_namespace(k, &namespace, run_id).await
+                {
+                    return VariantReport::without_steps(
                         &s.name,
                         &v.name,
                         &v.expect,
-                        Status::Skipped {
-                            reason: format!("needs {what} {}; this run has {have}", gate.text),
-                        },
-                        "",
+                        Status::broken(e.to_string()),
+                        &namespace,
                     );
-                    return r;
                 }
+                let cx = Context {
+                    scenario: s,
+                    variant: v,
+                    namespace: namespace.clone(),
+                    cluster: handle.name.clone(),
+                    nodes: handle.nodes.clone(),
+                    probe_image: image_name(),
+                    poll: Duration::from_millis(500),
+                };
+                let mut report = run_variant(backend, &cx).await;
+                if !matches!(report.status, Status::Passed | Status::Skipped { .. }) {
+                    // Before the namespace goes: what was there is what explains the failure.
+                    let root = args
+                        .artifacts
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from("kindproof-artifacts"))
+                        .join(run_id);
+                    let dir = crate::runner::diagnostics::collect(
+                        &root,
+                        &report,
+                        backend,
+                        kube.as_ref(),
+                        &handle.nodes,
+                    )
+                    .await;
+                    report.diagnostics = Some(dir.display().to_string());
+                }
+                if let Some(k) = &kube
+                    && let Err(e) =
+                        pods::delete_namespace(k, &namespace, Duration::from_secs(180)).await
+                    && report.status.is_passed()
+                {
+                    report.status = Status::broken(format!("cleanup: {e}"));
+                }
+                report
             }
-            let namespace =
-                pods::namespace_name(&format!("{}-{}", s.name, v.name), &format!("{run_id}{i}"));
-            if let Some(k) = &kube
-                && let Err(e) = pods::create_namespace(k, &namespace, run_id).await
-            {
-                return VariantReport::without_steps(
-                    &s.name,
-                    &v.name,
-                    &v.expect,
-                    Status::broken(e.to_string()),
-                    &namespace,
-                );
+        });
+        let mut reports = Vec::new();
+        let variants_started = Instant::now();
+        let mut stream = futures_util::stream::iter(runs).buffered(jobs);
+        while let Some(r) = stream.next().await {
+            // Printed whole and in order: parallel variants never interleave.
+            let text = variant_text(&r, args.verbose);
+            if live {
+                let _ = bars.println(text.trim_end());
+            } else {
+                print!("{text}");
             }
-            let cx = Context {
-                scenario: s,
-                variant: v,
-                namespace: namespace.clone(),
-                cluster: handle.name.clone(),
-                nodes: handle.nodes.clone(),
-                probe_image: image_name(),
-                poll: Duration::from_millis(500),
-            };
-            let mut report = run_variant(backend, &cx).await;
-            if !matches!(report.status, Status::Passed | Status::Skipped { .. }) {
-                // Before the namespace goes: what was there is what explains the failure.
-                let root = args
-                    .artifacts
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("kindproof-artifacts"))
-                    .join(run_id);
-                let dir = crate::runner::diagnostics::collect(
-                    &root,
-                    &report,
-                    backend,
-                    kube.as_ref(),
-                    &handle.nodes,
-                )
-                .await;
-                report.diagnostics = Some(dir.display().to_string());
-            }
-            if let Some(k) = &kube
-                && let Err(e) =
-                    pods::delete_namespace(k, &namespace, Duration::from_secs(180)).await
-                && report.status.is_passed()
-            {
-                report.status = Status::broken(format!("cleanup: {e}"));
-            }
-            report
+            reports.push(r);
         }
-    });
-    let mut reports = Vec::new();
-    let variants_started = Instant::now();
-    let mut stream = futures_util::stream::iter(runs).buffered(jobs);
-    while let Some(r) = stream.next().await {
-        // Printed whole and in order: parallel variants never interleave.
-        let text = variant_text(&r, args.verbose);
-        if live {
-            let _ = bars.println(text.trim_end());
-        } else {
-            print!("{text}");
-        }
-        reports.push(r);
+        drop(stream);
+        add(|p| &mut p.variants, variants_started.elapsed());
+        Ok(reports)
     }
-    drop(stream);
-    add(|p| &mut p.variants, variants_started.elapsed());
+    .await;
+    // The cluster goes whatever happened above (an image that failed to load included),
+    // unless it is kept.
     if acquired.owned {
-        let any_bad = reports
-            .iter()
-            .any(|r| !matches!(r.status, Status::Passed | Status::Skipped { .. }));
+        let any_bad = match &result {
+            Ok(reports) => reports
+                .iter()
+                .any(|r| !matches!(r.status, Status::Passed | Status::Skipped { .. })),
+            Err(_) => true,
+        };
         let interactive = std::env::var_os("CI").is_none() && std::io::stderr().is_terminal();
         let base = state_base();
         if args.keep || (any_bad && interactive) {
@@ -478,7 +492,7 @@ async fn run_group(
             add(|p| &mut p.cluster_delete, t.elapsed());
         }
     }
-    Ok(reports)
+    result
 }
 
 async fn acquire(
@@ -550,7 +564,7 @@ async fn acquire(
         image,
         run_id,
         false,
-        Duration::from_secs(180),
+        args.wait,
     )
     .await?;
     eprintln!(
@@ -565,6 +579,9 @@ async fn acquire(
     let handle = match cluster.acquire().await {
         Ok(h) => h,
         Err(e) => {
+            // Created but never Ready (or half made): it must not stay behind.
+            let kubeconfig = cluster.request.dir.join("kubeconfig");
+            let _ = cluster.provider.delete(&name, Some(&kubeconfig)).await;
             let _ = state::remove(&state_base(), &name);
             return Err(e.into());
         }

@@ -444,3 +444,39 @@ async fn docker_run_never_overlaps_variants_of_one_scenario() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_deletes_a_cluster_that_never_becomes_ready() {
+    // The fake kind has no API server: a variant that needs one waits for Ready nodes in vain;
+    // the run is broken (exit 3) and the cluster it made is gone.
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let dir = w.tmp.path().join("needs-api/needs-api");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1\nkind: Scenario\nname: needs-api\nsummary: reads the API\ncluster:\n  config: three.yaml\nvariants:\n  - name: only\n    expect: never runs here\nsteps:\n  - wait: {deployment: web}\n",
+    )
+    .unwrap();
+    let o = w
+        .cmd()
+        .args(["run", "--image", &w.image, "--wait", "3s"])
+        .arg(w.tmp.path().join("needs-api"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(out.contains("ERROR needs-api/only"), "{out}");
+    assert!(out.contains("nodes to be Ready"), "{out}");
+    let left: Vec<String> = engine
+        .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.addresses.contains_key(&w.network))
+        .map(|c| c.name)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    w.teardown(&engine, &[]).await;
+}
