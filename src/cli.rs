@@ -37,55 +37,7 @@ pub enum Command {
     /// Run scenarios: create each cluster shape once (or use --cluster/--kubeconfig), run every
     /// variant in its own namespace, clean up, report
     #[command(after_help = EXIT_CODES_HELP)]
-    Run {
-        /// Scenario directories or files
-        #[arg(value_name = "PATH", default_value = "scenarios")]
-        paths: Vec<PathBuf>,
-        /// Variants run at once on a cluster
-        #[arg(short = 'j', long, value_name = "N", default_value_t = 2)]
-        jobs: usize,
-        /// Only variants whose `scenario/variant` contains this
-        #[arg(long, value_name = "PATTERN")]
-        filter: Option<String>,
-        /// Only variants with this name
-        #[arg(long, value_name = "NAME")]
-        variant: Option<String>,
-        /// Keep the clusters this run creates (`down` removes them); without it they are kept
-        /// only after a failure in an interactive terminal outside CI
-        #[arg(long)]
-        keep: bool,
-        /// Run shard K of N of the variants (hash:K/N), for parallel CI jobs
-        #[arg(long, value_name = "hash:K/N")]
-        partition: Option<crate::runner::plan::Partition>,
-        /// Run on this existing kind cluster (e.g. made by `up`) instead of creating one
-        #[arg(long, value_name = "NAME")]
-        cluster: Option<String>,
-        /// Run on the cluster of this kubeconfig (no kind lifecycle; nodes from the API)
-        #[arg(long, value_name = "PATH")]
-        kubeconfig: Option<PathBuf>,
-        /// The kubeconfig context [default: its current context]
-        #[arg(long, value_name = "NAME")]
-        context: Option<String>,
-        /// The node image for clusters this run creates (must be local)
-        #[arg(long, value_name = "IMAGE")]
-        image: Option<String>,
-        /// Write a JUnit XML report here
-        #[arg(long, value_name = "FILE")]
-        report_junit: Option<PathBuf>,
-        /// Write a JSON report (steps, timings) here
-        #[arg(long, value_name = "FILE")]
-        report_json: Option<PathBuf>,
-        /// Where diagnostics bundles of variants that do not pass are written
-        /// (<DIR>/<run id>/<scenario>/<variant>/)
-        #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts")]
-        artifacts: PathBuf,
-        /// How long to wait for a created cluster: kind's control plane, then every node Ready
-        #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
-        wait: std::time::Duration,
-        /// Show the steps of passing variants too
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Run(Box<RunCommand>),
     /// List the scenarios, their variants and what each variant shows
     #[command(after_help = EXIT_CODES_HELP)]
     List {
@@ -184,4 +136,56 @@ pub enum ImageCommand {
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
     },
+}
+
+/// The arguments of `kindproof run`.
+#[derive(Debug, clap::Args)]
+pub struct RunCommand {
+    /// Scenario directories or files
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Variants run at once on a cluster
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 2)]
+    pub jobs: usize,
+    /// Only variants whose `scenario/variant` contains this
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Only variants with this name
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Keep the clusters this run creates (`down` removes them); without it they are kept
+    /// only after a failure in an interactive terminal outside CI
+    #[arg(long)]
+    pub keep: bool,
+    /// Run shard K of N of the variants (hash:K/N), for parallel CI jobs
+    #[arg(long, value_name = "hash:K/N")]
+    pub partition: Option<crate::runner::plan::Partition>,
+    /// Run on this existing kind cluster (e.g. made by `up`) instead of creating one
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Run on the cluster of this kubeconfig (no kind lifecycle; nodes from the API)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The node image for clusters this run creates (must be local)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Write a JUnit XML report here
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a JSON report (steps, timings) here
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Where diagnostics bundles of variants that do not pass are written
+    /// (<DIR>/<run id>/<scenario>/<variant>/)
+    #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts")]
+    pub artifacts: PathBuf,
+    /// How long to wait for a created cluster: kind's control plane, then every node Ready
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+    pub wait: std::time::Duration,
+    /// Show the steps of passing variants too
+    #[arg(short, long)]
+    pub verbose: bool,
 }
