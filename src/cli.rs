@@ -144,7 +144,8 @@ pub struct RunCommand {
     /// Scenario directories or files
     #[arg(value_name = "PATH", default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
-    /// Variants run at once on a cluster
+    /// Cluster shapes made at once, and scenarios run at once on each (variants of one
+    /// scenario take turns)
     #[arg(short = 'j', long, value_name = "N", default_value_t = 2)]
     pub jobs: usize,
     /// Only variants whose `scenario/variant` contains this
