@@ -140,7 +140,7 @@ impl<'a, B: Backend> Run<'a, B> {
             for step in steps {
                 if let Some(after) = &stopped {
                     out.push(StepReport {
-                        name: step.name.clone(),
+                        name: self.display(&step.name),
                         status: Status::Skipped {
                             reason: format!("after {after:?} did not pass"),
                         },
@@ -183,7 +183,7 @@ impl<'a, B: Backend> Run<'a, B> {
         }
         let finally = self.steps(&step.finally, true).await;
         StepReport {
-            name: step.name.clone(),
+            name: self.display(&step.name),
             status,
             duration: started.elapsed(),
             finally,
@@ -228,6 +228,15 @@ impl<'a, B: Backend> Run<'a, B> {
             }
             _ => None,
         }
+    }
+
+    /// A step's name for reports, with the variables it names filled in where they are known
+    /// (`probe connect from node:worker2` rather than a template).
+    fn display(&self, name: &str) -> String {
+        substitute(name, |n| {
+            self.lookup(n).or_else(|| Some(format!("${{{n}}}")))
+        })
+        .unwrap_or_else(|_| name.to_string())
     }
 
     fn resolve(&self, t: &Template) -> Result<String, Status> {
