@@ -91,12 +91,19 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         }],
     };
     let phases_of_groups = std::sync::Mutex::new(Phases::default());
+    let cx = Ctx {
+        engine: &engine,
+        args: &args,
+        scenarios: &scenarios,
+        run_id: &run_id,
+        version,
+    };
     let mut reports: Vec<VariantReport> = Vec::new();
     let work = async {
         // Cluster shapes are made and used in parallel where -j allows; reports keep the
         // order of the groups.
         let runs = groups.iter().enumerate().map(|(gi, g)| {
-            let (engine, args, scenarios, run_id) = (&engine, &args, &scenarios, &run_id);
+            let (args, scenarios) = (&args, &scenarios);
             let phases = &phases_of_groups;
             async move {
                 let need = g
@@ -104,8 +111,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                     .iter()
                     .map(|p| needs(&scenarios[p.scenario].variants[p.variant]))
                     .fold(Needs::default(), Needs::merge);
-                let got =
-                    run_group(engine, args, scenarios, g, need, run_id, version, phases).await;
+                let got = run_group(cx, g, need, phases).await;
                 let reports = match got {
                     Ok(r) => r,
                     Err(e) => g
@@ -244,17 +250,29 @@ struct Acquired {
     owned: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every group of a run shares.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    engine: &'a BollardEngine,
+    args: &'a RunArgs,
+    scenarios: &'a [Scenario],
+    run_id: &'a str,
+    version: crate::kind_config::version::KindVersion,
+}
+
 async fn run_group(
-    engine: &BollardEngine,
-    args: &RunArgs,
-    scenarios: &[Scenario],
+    cx: Ctx<'_>,
     g: &Group,
     need: Needs,
-    run_id: &str,
-    version: crate::kind_config::version::KindVersion,
     phases: &std::sync::Mutex<Phases>,
 ) -> Result<Vec<VariantReport>, AppError> {
+    let Ctx {
+        engine,
+        args,
+        scenarios,
+        run_id,
+        version: _,
+    } = cx;
     let add = |f: fn(&mut Phases) -> &mut Duration, d: Duration| {
         *f(&mut phases.lock().expect("not poisoned")) += d;
     };
@@ -292,7 +310,7 @@ async fn run_group(
         )));
     }
     let t = Instant::now();
-    let acquired = acquire(engine, args, scenarios, g, need, run_id, version).await?;
+    let acquired = acquire(cx, g, need).await?;
     add(|p| &mut p.cluster_create, t.elapsed());
     let result: Result<Vec<VariantReport>, AppError> = async {
         let kube = if need.api {
@@ -495,15 +513,14 @@ async fn run_group(
     result
 }
 
-async fn acquire(
-    engine: &BollardEngine,
-    args: &RunArgs,
-    scenarios: &[Scenario],
-    g: &Group,
-    need: Needs,
-    run_id: &str,
-    version: crate::kind_config::version::KindVersion,
-) -> Result<Acquired, AppError> {
+async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppError> {
+    let Ctx {
+        engine,
+        args,
+        scenarios,
+        run_id,
+        version,
+    } = cx;
     let network = network_name();
     if let Some(name) = &args.cluster {
         // A kind cluster that exists (e.g. made by `up`): nodes from Docker.
