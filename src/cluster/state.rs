@@ -67,6 +67,11 @@ pub fn cluster_dir(base: &Path, name: &str) -> PathBuf {
     base.join("clusters").join(name)
 }
 
+/// The cluster's own kubeconfig (kind writes it there).
+pub fn kubeconfig(base: &Path, name: &str) -> PathBuf {
+    cluster_dir(base, name).join("kubeconfig")
+}
+
 /// Create the private directory for a new cluster and record it; fails if it exists.
 pub fn create(base: &Path, record: &ClusterRecord) -> std::io::Result<PathBuf> {
     let parent = base.join("clusters");

@@ -196,6 +196,20 @@ fn summary(c: &Created) -> String {
     out
 }
 
+/// Delete kind cluster `name` (with its own kubeconfig when kindproof has one) and forget
+/// kindproof's record of it.
+pub async fn delete_recorded(
+    engine: &BollardEngine,
+    base: &std::path::Path,
+    name: &str,
+) -> Result<(), AppError> {
+    let kubeconfig = state::kubeconfig(base, name);
+    provider(engine)
+        .delete(name, kubeconfig.exists().then_some(kubeconfig.as_path()))
+        .await?;
+    state::remove(base, name).map_err(AppError::io(format!("forget cluster {name}")))
+}
+
 pub async fn down(name: &str) -> Result<(), AppError> {
     let base = state_base();
     let engine = BollardEngine::connect().await?;
@@ -205,11 +219,7 @@ pub async fn down(name: &str) -> Result<(), AppError> {
             "no kind cluster named {name}: kindproof has no record of it and Docker has no node of it"
         )));
     }
-    let kubeconfig = state::cluster_dir(&base, name).join("kubeconfig");
-    provider(&engine)
-        .delete(name, kubeconfig.exists().then_some(kubeconfig.as_path()))
-        .await?;
-    state::remove(&base, name).map_err(AppError::io(format!("forget cluster {name}")))?;
+    delete_recorded(&engine, &base, name).await?;
     println!("deleted cluster {name}");
     Ok(())
 }
@@ -225,18 +235,8 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
         if rec.keep || pid_alive(rec.pid) || rec.age_secs() < min_age {
             continue;
         }
-        let kubeconfig = state::cluster_dir(&base, &rec.name).join("kubeconfig");
-        match provider(&engine)
-            .delete(
-                &rec.name,
-                kubeconfig.exists().then_some(kubeconfig.as_path()),
-            )
-            .await
-        {
-            Ok(()) => {
-                let _ = state::remove(&base, &rec.name);
-                println!("removed cluster {} (run {})", rec.name, rec.run_id);
-            }
+        match delete_recorded(&engine, &base, &rec.name).await {
+            Ok(()) => println!("removed cluster {} (run {})", rec.name, rec.run_id),
             Err(e) => failures.push(e.to_string()),
         }
     }

@@ -16,7 +16,7 @@ use crate::cluster::provider::{
     ClusterHandle, ClusterProvider, ExistingCluster, KindCluster, from_kind,
 };
 use crate::cluster::state::{self, state_base};
-use crate::commands::cluster::{prepare, provider};
+use crate::commands::cluster::{delete_recorded, prepare, provider};
 use crate::commands::validate::load_scenarios;
 use crate::docker::api::Engine;
 use crate::docker::bollard_engine::BollardEngine;
@@ -195,7 +195,7 @@ async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) {
     // deletion; the run does not wait for it).
     let borrowed = match (&args.kubeconfig, &args.cluster) {
         (Some(k), _) => Some(k.clone()),
-        (None, Some(name)) => Some(state::cluster_dir(&base, name).join("kubeconfig")),
+        (None, Some(name)) => Some(state::kubeconfig(&base, name)),
         (None, None) => None,
     };
     if let Some(kubeconfig) = borrowed.filter(|k| k.is_file())
@@ -217,9 +217,7 @@ async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) {
     }
     for rec in state::all(&base) {
         if rec.run_id == run_id && !rec.keep {
-            let kubeconfig = state::cluster_dir(&base, &rec.name).join("kubeconfig");
-            let _ = provider(engine).delete(&rec.name, Some(&kubeconfig)).await;
-            let _ = state::remove(&base, &rec.name);
+            let _ = delete_recorded(engine, &base, &rec.name).await;
         }
     }
     if let Ok(list) = engine
@@ -503,10 +501,7 @@ async fn run_group(
             );
         } else {
             let t = Instant::now();
-            provider(engine)
-                .delete(&acquired.handle.name, Some(&acquired.handle.kubeconfig))
-                .await?;
-            let _ = state::remove(&base, &acquired.handle.name);
+            delete_recorded(engine, &base, &acquired.handle.name).await?;
             add(|p| &mut p.cluster_delete, t.elapsed());
         }
     }
@@ -531,7 +526,7 @@ async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppErr
             }
             .into());
         }
-        let recorded = state::cluster_dir(&state_base(), name).join("kubeconfig");
+        let recorded = state::kubeconfig(&state_base(), name);
         let kubeconfig = args.kubeconfig.clone().unwrap_or(recorded);
         if need.api && !kubeconfig.is_file() {
             return Err(AppError::InvalidInput(format!(
