@@ -84,6 +84,28 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<DynamicObject>, ManifestErro
         .collect()
 }
 
+/// An object named by apiVersion, kind, name (and namespace, else the caller's): what reads,
+/// patches and deletes of a single object are given.
+pub fn object_ref(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: Option<String>,
+) -> DynamicObject {
+    DynamicObject {
+        types: Some(kube::api::TypeMeta {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        }),
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace,
+            ..Default::default()
+        },
+        data: Value::Null,
+    }
+}
+
 /// `kind/name` (`service/dns`), as kubectl names objects.
 pub fn describe(obj: &DynamicObject) -> String {
     let kind = obj

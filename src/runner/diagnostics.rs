@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kube::api::{Api, DynamicObject, ListParams, ObjectMeta, TypeMeta};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
 use super::backend::Backend;
@@ -14,6 +14,7 @@ use super::outcome::VariantReport;
 use super::report::variant_text;
 use crate::cluster::provider::Node;
 use crate::kube_ops::client::Kube;
+use crate::kube_ops::manifest::object_ref;
 
 fn write(path: &Path, text: &str) {
     if let Some(dir) = path.parent() {
@@ -85,18 +86,7 @@ pub async fn collect<B: Backend>(
                 Err(e) => write(&dir.join(format!("{file}.error")), &e.to_string()),
             }
         }
-        let corefile = DynamicObject {
-            types: Some(TypeMeta {
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-            }),
-            metadata: ObjectMeta {
-                name: Some("coredns".into()),
-                namespace: Some("kube-system".into()),
-                ..Default::default()
-            },
-            data: Value::Null,
-        };
+        let corefile = object_ref("v1", "ConfigMap", "coredns", Some("kube-system".into()));
         let text = match backend.get(&corefile, "kube-system").await {
             Ok(Some(cm)) => cm
                 .pointer("/data/Corefile")

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use kube::api::{DynamicObject, ObjectMeta, TypeMeta};
+use kube::api::DynamicObject;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -17,7 +17,7 @@ use super::results::{
 };
 use crate::cluster::provider::Node;
 use crate::kube_ops::apply::Written;
-use crate::kube_ops::manifest::Manifest;
+use crate::kube_ops::manifest::{Manifest, object_ref};
 use crate::kube_ops::wait as cond;
 use crate::scenario::model::*;
 use crate::scenario::vars::substitute;
@@ -271,21 +271,16 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     fn object(&self, r: &ObjectRef) -> Result<DynamicObject, Status> {
-        Ok(DynamicObject {
-            types: Some(TypeMeta {
-                api_version: self.resolve(&r.api_version)?,
-                kind: self.resolve(&r.kind)?,
-            }),
-            metadata: ObjectMeta {
-                name: Some(self.resolve(&r.name)?),
-                namespace: match &r.namespace {
-                    Some(n) => Some(self.resolve(n)?),
-                    None => None,
-                },
-                ..Default::default()
-            },
-            data: Value::Null,
-        })
+        let namespace = match &r.namespace {
+            Some(n) => Some(self.resolve(n)?),
+            None => None,
+        };
+        Ok(object_ref(
+            &self.resolve(&r.api_version)?,
+            &self.resolve(&r.kind)?,
+            &self.resolve(&r.name)?,
+            namespace,
+        ))
     }
 
     fn record(&mut self, step: &Step, written: &Written, code: i64) {
@@ -517,17 +512,7 @@ impl<'a, B: Backend> Run<'a, B> {
             }
             WaitFor::Deployment(name) => {
                 let name = self.resolve(name)?;
-                let obj = DynamicObject {
-                    types: Some(TypeMeta {
-                        api_version: "apps/v1".into(),
-                        kind: "Deployment".into(),
-                    }),
-                    metadata: ObjectMeta {
-                        name: Some(name.clone()),
-                        ..Default::default()
-                    },
-                    data: Value::Null,
-                };
+                let obj = object_ref("apps/v1", "Deployment", &name, None);
                 match self.backend.get(&obj, &ns).await.map_err(Status::broken)? {
                     Some(d) => (
                         cond::deployment_available(&d),
