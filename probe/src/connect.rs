@@ -1,6 +1,9 @@
 //! `connect`: N fresh connections per target (a new connection each time, since conntrack pins
-//! a connection to one backend), tallying which identity answered, how many were refused or
-//! timed out, and latency percentiles. One JSON summary per target.
+//! a connection to one backend), classifying every attempt — answered (by which identity),
+//! refused, timed out, closed without an answer, bad answer, other error — so the classes always
+//! sum to the attempts, plus latency percentiles. A target is `IP:PORT` or `NAME:PORT`; names
+//! are resolved once per target where the probe runs (its own /etc/hosts and /etc/resolv.conf,
+//! so a pod's search domains apply). One JSON summary per target.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +29,9 @@ pub enum Outcome {
     Answered(String),
     Refused,
     Timeout,
+    /// Connected, then the peer closed (or reset) before sending a byte: Docker's port proxy
+    /// does this while nothing listens behind it.
+    Closed,
     /// Connected, but the answer was not an identity.
     BadAnswer(String),
     Error(String),
@@ -37,6 +43,7 @@ pub struct Tally {
     pub backends: BTreeMap<String, u64>,
     pub refused: u64,
     pub timeout: u64,
+    pub closed: u64,
     pub bad_answer: u64,
     pub errors: u64,
     pub latencies_ms: Vec<f64>,
@@ -51,6 +58,7 @@ impl Tally {
             }
             Outcome::Refused => self.refused += 1,
             Outcome::Timeout => self.timeout += 1,
+            Outcome::Closed => self.closed += 1,
             Outcome::BadAnswer(_) => self.bad_answer += 1,
             Outcome::Error(_) => self.errors += 1,
         }
@@ -62,9 +70,19 @@ impl Tally {
         }
         self.refused += other.refused;
         self.timeout += other.timeout;
+        self.closed += other.closed;
         self.bad_answer += other.bad_answer;
         self.errors += other.errors;
         self.latencies_ms.extend(other.latencies_ms);
+    }
+
+    pub fn answered(&self) -> u64 {
+        self.backends.values().sum()
+    }
+
+    /// Every attempt lands in exactly one class: this is the number of attempts.
+    pub fn attempts(&self) -> u64 {
+        self.answered() + self.refused + self.timeout + self.closed + self.bad_answer + self.errors
     }
 
     /// The `q`-quantile (0..=1) of answered latencies, nearest rank.
@@ -126,9 +144,13 @@ pub async fn attempt(
         let mut buf = Vec::with_capacity(512);
         if let Err(e) = stream.read_to_end(&mut buf).await {
             return match e.kind() {
-                std::io::ErrorKind::ConnectionReset if buf.is_empty() => Outcome::Refused,
+                // Accepted, then reset before a byte: nobody answered behind the acceptor.
+                std::io::ErrorKind::ConnectionReset if buf.is_empty() => Outcome::Closed,
                 _ => Outcome::Error(e.to_string()),
             };
+        }
+        if buf.is_empty() {
+            return Outcome::Closed;
         }
         known.identity(&buf)
     };
@@ -154,18 +176,87 @@ pub fn identity_of(answer: &[u8]) -> Outcome {
     }
 }
 
+/// A target as given (`IP:PORT` or `NAME:PORT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub text: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("--target must be HOST:PORT, got {text:?}");
+        if let Ok(a) = text.parse::<SocketAddr>() {
+            return Ok(Self {
+                text: text.into(),
+                host: a.ip().to_string(),
+                port: a.port(),
+            });
+        }
+        let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(':') && host.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad());
+        }
+        Ok(Self {
+            text: text.into(),
+            host: host.into(),
+            port,
+        })
+    }
+
+    /// The address to connect to: the literal IP, else the name looked up where the probe
+    /// runs (the first address the resolver gives).
+    pub async fn resolve(&self, timeout: Duration) -> Result<SocketAddr, String> {
+        if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        let mut b = hickory_resolver::TokioResolver::builder_tokio()
+            .map_err(|e| format!("failed to read /etc/resolv.conf: {e}"))?;
+        b.options_mut().timeout = timeout;
+        b.options_mut().use_hosts_file = hickory_resolver::config::ResolveHosts::Always;
+        let r = b
+            .build()
+            .map_err(|e| format!("failed to build the resolver: {e}"))?;
+        let found = r
+            .lookup_ip(self.host.as_str())
+            .await
+            .map_err(|e| format!("failed to resolve {}: {e}", self.host))?;
+        found
+            .iter()
+            .next()
+            .map(|ip| SocketAddr::new(ip, self.port))
+            .ok_or_else(|| format!("{} has no address", self.host))
+    }
+}
+
 /// Run `count` connections per target with at most `concurrency` in flight; print a summary
-/// per target. Returns the tallies in target order.
+/// per target. Returns the tallies in target order. A target whose name does not resolve
+/// counts every attempt as an error, with the reason in its summary.
 pub async fn run(
-    targets: &[SocketAddr],
+    targets: &[Target],
     count: u64,
     concurrency: usize,
     timeout: Duration,
     proto: Proto,
 ) -> Vec<Tally> {
     let mut out = Vec::new();
-    for &target in targets {
+    for t in targets {
         let started = Instant::now();
+        let target = match t.resolve(timeout).await {
+            Ok(a) => a,
+            Err(e) => {
+                let tally = Tally {
+                    errors: count,
+                    ..Tally::default()
+                };
+                summary(t, None, proto, count, &tally, started.elapsed(), Some(&e));
+                out.push(tally);
+                continue;
+            }
+        };
         // `concurrency` workers share a counter of attempts left; each keeps its own tally
         // (no task per connection, no lock per result), merged at the end.
         let left = Arc::new(AtomicU64::new(count));
@@ -190,31 +281,54 @@ pub async fn run(
         while let Some(r) = workers.join_next().await {
             tally.merge(r.expect("connection worker"));
         }
-        let elapsed = started.elapsed();
-        emit(
-            "connect-summary",
-            json!({
-                "target": target.to_string(),
-                "proto": if proto == Proto::Http {"http"} else {"tcp"},
-                "attempts": count,
-                "answered": tally.backends.values().sum::<u64>(),
-                "backends": tally.backends,
-                "refused": tally.refused,
-                "timeout": tally.timeout,
-                "bad_answer": tally.bad_answer,
-                "errors": tally.errors,
-                "latency_ms": {
-                    "p50": tally.percentile(0.5),
-                    "p90": tally.percentile(0.9),
-                    "p99": tally.percentile(0.99),
-                },
-                "elapsed_ms": millis(elapsed),
-                "per_second": count as f64 / elapsed.as_secs_f64().max(1e-9),
-            }),
+        summary(
+            t,
+            Some(target),
+            proto,
+            count,
+            &tally,
+            started.elapsed(),
+            None,
         );
         out.push(tally);
     }
     out
+}
+
+fn summary(
+    t: &Target,
+    address: Option<SocketAddr>,
+    proto: Proto,
+    count: u64,
+    tally: &Tally,
+    elapsed: Duration,
+    error: Option<&str>,
+) {
+    debug_assert_eq!(tally.attempts(), count, "every attempt lands in one class");
+    emit(
+        "connect-summary",
+        json!({
+            "target": t.text,
+            "address": address.map(|a| a.to_string()),
+            "proto": if proto == Proto::Http {"http"} else {"tcp"},
+            "attempts": count,
+            "answered": tally.answered(),
+            "backends": tally.backends,
+            "refused": tally.refused,
+            "timeout": tally.timeout,
+            "closed": tally.closed,
+            "bad_answer": tally.bad_answer,
+            "errors": tally.errors,
+            "error": error,
+            "latency_ms": {
+                "p50": tally.percentile(0.5),
+                "p90": tally.percentile(0.9),
+                "p99": tally.percentile(0.99),
+            },
+            "elapsed_ms": millis(elapsed),
+            "per_second": count as f64 / elapsed.as_secs_f64().max(1e-9),
+        }),
+    );
 }
 
 #[cfg(test)]
@@ -247,6 +361,81 @@ mod tests {
         assert_eq!(t.percentile(0.5), Some(50.0));
         assert_eq!(t.percentile(0.99), Some(99.0));
         assert_eq!(t.backends["a"], 100);
+    }
+
+    #[test]
+    fn every_class_counts_once_and_the_classes_sum_to_the_attempts() {
+        let every = [
+            Outcome::Answered("a".into()),
+            Outcome::Answered("b".into()),
+            Outcome::Refused,
+            Outcome::Timeout,
+            Outcome::Closed,
+            Outcome::BadAnswer("x".into()),
+            Outcome::Error("e".into()),
+        ];
+        let mut one = Tally::default();
+        let mut merged = Tally::default();
+        for (i, o) in every.iter().enumerate() {
+            one.add(o.clone(), Duration::from_millis(1));
+            let mut part = Tally::default();
+            part.add(o.clone(), Duration::from_millis(1));
+            assert_eq!(part.attempts(), 1, "{o:?} is counted exactly once");
+            merged.merge(part);
+            assert_eq!(one.attempts(), i as u64 + 1);
+        }
+        assert_eq!(one, merged);
+        assert_eq!(
+            (
+                one.answered(),
+                one.refused,
+                one.timeout,
+                one.closed,
+                one.bad_answer,
+                one.errors
+            ),
+            (2, 1, 1, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn targets_are_ip_or_name_with_a_port() {
+        let t = Target::parse("10.96.0.10:53").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("10.96.0.10", 53));
+        let t = Target::parse("web.ns.svc.cluster.local:80").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("web.ns.svc.cluster.local", 80));
+        let t = Target::parse("[::1]:8080").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 8080));
+        for bad in ["web", "web:", "web:http", ":80", "a:b:c:80", "web:70000"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closes_without_a_byte_is_closed_not_refused() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            drop(s);
+        });
+        let o = attempt(
+            addr,
+            Proto::Tcp,
+            Duration::from_secs(2),
+            &mut AnswerCache::default(),
+        )
+        .await;
+        server.await.unwrap();
+        assert_eq!(o, Outcome::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_name_from_the_hosts_file_resolves() {
+        let t = Target::parse("localhost:9").unwrap();
+        let a = t.resolve(Duration::from_secs(2)).await.unwrap();
+        assert!(a.ip().is_loopback(), "{a}");
+        assert_eq!(a.port(), 9);
     }
 
     #[tokio::test]

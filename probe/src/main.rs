@@ -9,6 +9,7 @@ mod dns;
 mod identity;
 mod out;
 mod serve;
+mod signals;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,12 +23,16 @@ const USAGE: &str = "usage: kindproof-probe MODE [flags]
   dns     --name NAME [--once | --until-resolved [--deadline 120s] | --for DURATION]
           [--interval 20ms] [--timeout 2s] [--type A|AAAA]
   connect --target HOST:PORT [--target ...] --count N [--concurrency C] [--timeout 2s]
-          [--proto tcp|http]
+          [--proto tcp|http]   (HOST: an IP, or a name resolved where the probe runs)
   version
-Exit codes: 0 done, 1 the probed thing failed (bind failed, name never resolved), 2 usage.";
+Exit codes: 0 done, 1 the probed thing failed (bind failed, name never resolved), 2 usage.
+SIGTERM, SIGINT, SIGHUP: exit at once (0 for serve and a serving bind, else 128 + signal).";
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    // A server told to stop has done its job; anything else was cut short.
+    let serving = matches!(argv.first().map(String::as_str), Some("serve" | "bind"));
+    signals::exit_on_termination(serving.then_some(0));
     let code = match run(&argv) {
         Ok(code) => code,
         Err(e) => {
@@ -146,10 +151,7 @@ fn run(argv: &[String]) -> Result<i32, String> {
             let targets = f
                 .all("target")
                 .iter()
-                .map(|t| {
-                    t.parse::<SocketAddr>()
-                        .map_err(|_| format!("--target must be IP:PORT, got {t:?}"))
-                })
+                .map(|t| connect::Target::parse(t))
                 .collect::<Result<Vec<_>, _>>()?;
             if targets.is_empty() {
                 return Err("connect needs at least one --target".into());

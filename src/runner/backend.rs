@@ -75,6 +75,8 @@ pub trait Backend: Send + Sync {
         &self,
         namespace: &str,
     ) -> impl Future<Output = Result<Vec<EventSummary>, String>> + Send;
+    /// The kubelet's Lease of `node` (namespace kube-node-lease), if there is one.
+    fn node_lease(&self, node: &str) -> impl Future<Output = Result<Option<Value>, String>> + Send;
     /// Names of the nodes that are not Ready (empty: all are).
     fn nodes_not_ready(&self) -> impl Future<Output = Result<Vec<String>, String>> + Send;
     fn exec_node(

@@ -128,6 +128,16 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         pods::events(self.kube()?, ns).await.map_err(s)
     }
 
+    async fn node_lease(&self, node: &str) -> Result<Option<Value>, String> {
+        use k8s_openapi::api::coordination::v1::Lease;
+        let api: kube::Api<Lease> =
+            kube::Api::namespaced(self.kube()?.client.clone(), "kube-node-lease");
+        let lease = api.get_opt(node).await.map_err(s)?;
+        lease
+            .map(|l| serde_json::to_value(l).map_err(s))
+            .transpose()
+    }
+
     async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
         use k8s_openapi::api::core::v1::Node as ApiNode;
         let api: kube::Api<ApiNode> = kube::Api::all(self.kube()?.client.clone());

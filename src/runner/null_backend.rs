@@ -46,6 +46,9 @@ impl Backend for NullBackend {
     async fn events(&self, _: &str) -> Result<Vec<EventSummary>, String> {
         Ok(Vec::new())
     }
+    async fn node_lease(&self, _: &str) -> Result<Option<Value>, String> {
+        Ok(None)
+    }
     async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
         Ok(Vec::new())
     }

@@ -62,6 +62,13 @@ pub struct StepReport {
     pub duration: Duration,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<StepReport>,
+    /// An assertion on a probe, observed round by round: what each round saw.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<super::observe::Round>,
+    /// A wait after a node restart or pause: the evidence that the status it believed was
+    /// written after the disruption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

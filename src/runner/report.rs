@@ -51,12 +51,19 @@ fn steps_text(out: &mut String, steps: &[StepReport], indent: &str) {
             Status::Broken { message } => ("ERR ", format!("\n{indent}      {message}")),
             Status::Skipped { reason } => ("skip", format!(" ({reason})")),
         };
+        let rounds = match s.rounds.len() {
+            0 | 1 => String::new(),
+            n => format!(" ({n} rounds)"),
+        };
         let _ = writeln!(
             out,
-            "{indent}{mark} {} [{}]{detail}",
+            "{indent}{mark} {}{rounds} [{}]{detail}",
             s.name,
             secs(s.duration)
         );
+        if let Some(e) = &s.evidence {
+            let _ = writeln!(out, "{indent}      evidence: {e}");
+        }
         steps_text(out, &s.finally, &format!("{indent}  finally: "));
     }
 }
@@ -190,6 +197,8 @@ mod tests {
             status,
             duration: Duration::from_millis(ms),
             finally: vec![],
+            rounds: vec![],
+            evidence: None,
         }
     }
 
@@ -220,14 +229,32 @@ mod tests {
                 ),
                 vec![
                     step("probe connect from host", Status::Passed, 900),
-                    step(
-                        "assert routing conn 172.18.0.3:30001",
-                        Status::failed(
-                            "172.18.0.3:30001: only pod-a answer",
-                            "40 of 40 answered: pod-a 22, pod-b 18",
-                        ),
-                        1,
-                    ),
+                    StepReport {
+                        evidence: Some("kp-x-worker: kubelet lease renewed at 2026-12-01T19:12:15.250Z (after the restart ended at 2026-12-01T19:12:11.700Z)".into()),
+                        ..step("wait nodes ready", Status::Passed, 12_000)
+                    },
+                    StepReport {
+                        rounds: vec![
+                            crate::runner::observe::Round {
+                                at: -0.002,
+                                held: true,
+                                observed: "40 of 40 answered: pod-a 40".into(),
+                            },
+                            crate::runner::observe::Round {
+                                at: 1.0,
+                                held: false,
+                                observed: "40 of 40 answered: pod-a 22, pod-b 18".into(),
+                            },
+                        ],
+                        ..step(
+                            "assert routing conn 172.18.0.3:30001",
+                            Status::failed(
+                                "172.18.0.3:30001: only pod-a answer",
+                                "40 of 40 answered: pod-a 22, pod-b 18",
+                            ),
+                            1,
+                        )
+                    },
                 ],
             ),
             v(

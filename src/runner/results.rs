@@ -22,8 +22,14 @@ pub struct ConnectSummary {
     pub timeout: u64,
     #[serde(default)]
     pub errors: u64,
+    /// Connected, then closed (or reset) before a byte came back.
+    #[serde(default)]
+    pub closed: u64,
     #[serde(default)]
     pub bad_answer: u64,
+    /// Why no attempt could be made (a name that did not resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The summary of `kindproof-probe dns`.

@@ -138,6 +138,43 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// The settle rule of an observed assertion: `negative` checks default to
+    /// [`Settle::NEGATIVE`], others to [`Settle::ONCE`]; `settle` and `settleRounds` raise it.
+    fn settle(
+        &mut self,
+        window: &Option<S<String>>,
+        rounds: Option<u32>,
+        negative: bool,
+        at: &Position,
+        field: &str,
+    ) -> Settle {
+        let mut out = if negative {
+            Settle::NEGATIVE
+        } else {
+            Settle::ONCE
+        };
+        if let Some(w) = window
+            && let Some(d) = self.dur(w, &format!("{field}.settle"))
+        {
+            // A window is covered by rounds a second apart: at least two of them.
+            out.span = d;
+            out.rounds = out.rounds.max(2);
+        }
+        match rounds {
+            Some(0) => self.err(
+                at.clone(),
+                &format!("{field}.settleRounds"),
+                "settleRounds is at least 1",
+            ),
+            Some(n) => {
+                out.rounds = n;
+                out.span = out.span.max(Settle::GAP * n.saturating_sub(1));
+            }
+            None => {}
+        }
+        out
+    }
+
     /// The scenario-level timeouts, on top of the built-in ones.
     pub fn set_timeouts(&mut self, raw: &raw::Timeouts) {
         let mut t = self.timeouts;
@@ -959,12 +996,15 @@ impl<'a> Converter<'a> {
                 );
                 return None;
             }
+            let negative = checks.iter().any(RoutingCheck::forbids);
+            let settle = self.settle(&r.settle, r.settle_rounds, negative, at, &fld);
             let label = format!("assert routing {} {}", probe, target.0);
             return Some((
                 Action::Assert(Assertion::Routing {
                     probe,
                     target,
                     checks,
+                    settle,
                 }),
                 label,
             ));
@@ -1001,8 +1041,17 @@ impl<'a> Converter<'a> {
                 self.err(at.clone(), &fld, "a dns assert needs at least one check");
                 return None;
             }
+            let negative = checks.iter().any(DnsCheck::forbids);
+            let settle = self.settle(&d.settle, d.settle_rounds, negative, at, &fld);
             let label = format!("assert dns {probe}");
-            return Some((Action::Assert(Assertion::Dns { probe, checks }), label));
+            return Some((
+                Action::Assert(Assertion::Dns {
+                    probe,
+                    checks,
+                    settle,
+                }),
+                label,
+            ));
         }
         if let Some(r) = &a.result {
             let fld = format!("{field}.result");

@@ -239,10 +239,12 @@ pub enum Assertion {
         probe: String,
         target: Template,
         checks: Vec<RoutingCheck>,
+        settle: Settle,
     },
     Dns {
         probe: String,
         checks: Vec<DnsCheck>,
+        settle: Settle,
     },
     Result {
         step: String,
@@ -253,6 +255,31 @@ pub enum Assertion {
         ready: Option<u32>,
         nodes: Option<Vec<Template>>,
     },
+}
+
+/// How long an observed assertion must hold before it passes: `rounds` consecutive holding
+/// rounds (at least a second apart) spanning at least `span`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settle {
+    pub rounds: u32,
+    pub span: Duration,
+}
+
+impl Settle {
+    /// The least time between two rounds of an observed assertion.
+    pub const GAP: Duration = Duration::from_secs(1);
+
+    /// A check that something happens: one holding round is proof.
+    pub const ONCE: Self = Self {
+        rounds: 1,
+        span: Duration::ZERO,
+    };
+    /// A check that something does not happen (or happens only): by default two rounds a
+    /// second apart.
+    pub const NEGATIVE: Self = Self {
+        rounds: 2,
+        span: Duration::from_secs(1),
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +328,40 @@ pub enum DnsCheck {
     SeenBeforeSuccess(String),
 }
 
+impl RoutingCheck {
+    /// Whether the check says something must not happen (or happen only): such a check
+    /// passes only once it has held over a settle window.
+    pub fn forbids(&self) -> bool {
+        match self {
+            Self::Only(_) | Self::Excludes(_) | Self::Unreachable(true) => true,
+            Self::Includes(_)
+            | Self::MinDistinct(_)
+            | Self::MinShare(_)
+            | Self::Unreachable(false) => false,
+        }
+    }
+}
+
+impl DnsCheck {
+    /// Whether the check says something must not happen.
+    pub fn forbids(&self) -> bool {
+        match self {
+            Self::Resolved(r) => !r,
+            Self::Within { .. } | Self::NotBefore { .. } | Self::SeenBeforeSuccess(_) => false,
+        }
+    }
+
+    /// Whether the check judges the timeline of one observation (when the first success
+    /// came, what came before it): a re-run would judge another timeline, so such an
+    /// assertion is judged once.
+    pub fn judges_timeline(&self) -> bool {
+        match self {
+            Self::Within { .. } | Self::NotBefore { .. } | Self::SeenBeforeSuccess(_) => true,
+            Self::Resolved(_) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum ResultCheck {
     ExitCode(i64),
@@ -321,5 +382,24 @@ pub fn outputs(action: &Action) -> &'static [&'static str] {
         }
         Action::Probe(_) => &["time", "started"],
         _ => &["time"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checks_that_forbid_and_the_ones_that_judge_a_timeline() {
+        assert!(RoutingCheck::Only(vec![]).forbids());
+        assert!(RoutingCheck::Excludes(vec![]).forbids());
+        assert!(RoutingCheck::Unreachable(true).forbids());
+        assert!(!RoutingCheck::Unreachable(false).forbids());
+        assert!(!RoutingCheck::Includes(vec![]).forbids());
+        assert!(!RoutingCheck::MinShare(0.2).forbids());
+        assert!(DnsCheck::Resolved(false).forbids());
+        assert!(!DnsCheck::Resolved(true).forbids());
+        assert!(DnsCheck::SeenBeforeSuccess("NXDOMAIN".into()).judges_timeline());
+        assert!(!DnsCheck::Resolved(true).judges_timeline());
     }
 }

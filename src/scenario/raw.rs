@@ -407,6 +407,16 @@ pub struct RoutingAssert {
     pub min_share: Option<f64>,
     #[serde(default)]
     pub unreachable: Option<bool>,
+    /// How long it must hold before it passes, e.g. `3s` (default for `only`, `excludes` and
+    /// `unreachable: true`: 2 consecutive rounds at least 1s apart; else the first holding
+    /// round).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub settle: Option<S<String>>,
+    /// How many consecutive holding rounds (at least 1s apart) it needs before it passes.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub settle_rounds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -427,6 +437,15 @@ pub struct DnsAssert {
     /// An answer code seen before the first success (`NXDOMAIN`, `TIMEOUT`).
     #[schemars(with = "Option<String>")]
     pub seen_before_success: Option<S<String>>,
+    /// How long `resolved` must hold before it passes, when the probe is re-run (`until:
+    /// once`); default for `resolved: false`: 2 consecutive rounds at least 1s apart.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub settle: Option<S<String>>,
+    /// How many consecutive holding rounds (at least 1s apart) it needs before it passes.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub settle_rounds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
