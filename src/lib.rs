@@ -15,4 +15,5 @@ pub mod probe_image;
 pub mod runner;
 pub mod scenario;
 pub mod signals;
+pub mod version;
 pub mod yaml;

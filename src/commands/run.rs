@@ -332,10 +332,17 @@ async fn run_group(
             }
             add(|p| &mut p.image_load, t.elapsed());
         }
+        // The server's full version as it states it (`v1.36.2`), pre-release included.
         let server_version = match &kube {
-            Some(k) => k.client.apiserver_version().await.ok().map(|v| {
-                let minor: u64 = v.minor.trim_end_matches('+').parse().unwrap_or(0);
-                (v.major.parse().unwrap_or(0), minor, 0u64)
+            Some(k) => k.client.apiserver_version().await.ok().and_then(|v| {
+                crate::version::Version::parse(&v.git_version).or_else(|| {
+                    let minor: u64 = v.minor.trim_end_matches('+').parse().ok()?;
+                    Some(crate::version::Version::new(
+                        v.major.parse().ok()?,
+                        minor,
+                        0,
+                    ))
+                })
             }),
             None => None,
         };
@@ -365,6 +372,7 @@ async fn run_group(
             let backend = &backend;
             let kube = kube.clone();
             let handle = &acquired.handle;
+            let server_version = &server_version;
             let (bars, turn) = (&bars, &turns[p.scenario]);
             async move {
                 let _turn = turn.lock().await;
@@ -379,16 +387,20 @@ async fn run_group(
                     let (have, what) = match gate.what {
                         GateOn::Kind => (
                             kind_version.map(|k| {
-                                (u64::from(k.major), u64::from(k.minor), u64::from(k.patch))
+                                crate::version::Version::new(
+                                    u64::from(k.major),
+                                    u64::from(k.minor),
+                                    u64::from(k.patch),
+                                )
                             }),
                             "kind",
                         ),
-                        GateOn::Kubernetes => (server_version, "kubernetes"),
+                        GateOn::Kubernetes => (server_version.clone(), "kubernetes"),
                     };
-                    let holds = have.is_some_and(|h| gate.holds(h));
+                    let holds = have.as_ref().is_some_and(|h| gate.holds(h));
                     if !holds {
                         let have = have
-                            .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+                            .map(|v| v.to_string())
                             .unwrap_or_else(|| "unknown".into());
                         let r = VariantReport::without_steps(
                             &s.name,
@@ -457,7 +469,8 @@ async fn run_group(
         let mut reports = Vec::new();
         let variants_started = Instant::now();
         let mut stream = futures_util::stream::iter(runs).buffered(jobs);
-        while let Some(r) = stream.next().await {
+        while let Some(mut r) = stream.next().await {
+            r.kubernetes = server_version.as_ref().map(|v| v.to_string());
             // Printed whole and in order: parallel variants never interleave.
             let text = variant_text(&r, args.verbose);
             if live {

@@ -117,6 +117,7 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         cleanup,
         probes: run.probes(),
         diagnostics: None,
+        kubernetes: None,
     }
 }
 

@@ -90,6 +90,9 @@ pub struct VariantReport {
     /// Where the diagnostics bundle of a variant that did not pass was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<String>,
+    /// The API server's version as it states it (`v1.36.2`), when the run had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<String>,
 }
 
 impl VariantReport {
@@ -112,6 +115,7 @@ impl VariantReport {
             cleanup: Vec::new(),
             probes: Default::default(),
             diagnostics: None,
+            kubernetes: None,
         }
     }
 }

@@ -214,6 +214,7 @@ mod tests {
             cleanup: vec![],
             probes: Default::default(),
             diagnostics: None,
+            kubernetes: Some("v1.36.2".into()),
         };
         vec![
             v(

@@ -63,15 +63,6 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("not a duration: {text:?} (expected e.g. 500ms, 90s, 2m)"))
 }
 
-fn version(text: &str) -> Option<(u64, u64, u64)> {
-    let t = text.trim().trim_start_matches('v');
-    let mut parts = t.split('.').map(|p| p.parse::<u64>());
-    let major = parts.next()?.ok()?;
-    let minor = parts.next().unwrap_or(Ok(0)).ok()?;
-    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
-    parts.next().is_none().then_some((major, minor, patch))
-}
-
 /// `>=1.24`, `<0.22`, `1.36` (equal).
 pub fn gate(what: GateOn, text: &str) -> Result<Gate, String> {
     let t = text.trim();
@@ -85,7 +76,7 @@ pub fn gate(what: GateOn, text: &str) -> Result<Gate, String> {
     .iter()
     .find_map(|(p, op)| t.strip_prefix(p).map(|r| (*op, r)))
     .unwrap_or((Cmp::Eq, t));
-    let version = version(rest).ok_or_else(|| {
+    let version = crate::version::Version::parse(rest).ok_or_else(|| {
         format!("not a version constraint: {text:?} (expected e.g. \">=1.24\" or \"<0.22\")")
     })?;
     Ok(Gate {
@@ -1154,11 +1145,22 @@ mod tests {
 
     #[test]
     fn gates_compare_versions() {
+        use crate::version::Version;
+        let v = |t: &str| Version::parse(t).unwrap();
         let g = gate(GateOn::Kubernetes, ">=1.24").unwrap();
-        assert!(g.holds((1, 36, 2)) && g.holds((1, 24, 0)) && !g.holds((1, 23, 9)));
+        assert!(g.holds(&v("v1.36.2")) && g.holds(&v("1.24.0")) && !g.holds(&v("1.23.9")));
+        // The full version counts: patch and pre-release.
+        let g = gate(GateOn::Kubernetes, ">=1.36.2").unwrap();
+        assert!(g.holds(&v("v1.36.2")) && !g.holds(&v("v1.36.1")));
+        assert!(!g.holds(&v("v1.36.2-rc.0")));
+        let g = gate(GateOn::Kubernetes, "<1.32").unwrap();
+        assert!(g.holds(&v("v1.32.0-alpha.1")) && !g.holds(&v("v1.32.0")));
         let g = gate(GateOn::Kind, "<0.22").unwrap();
-        assert!(g.holds((0, 21, 0)) && !g.holds((0, 22, 0)));
-        assert_eq!(gate(GateOn::Kind, "0.33").unwrap().version, (0, 33, 0));
+        assert!(g.holds(&v("0.21.0")) && !g.holds(&v("0.22.0")));
+        assert_eq!(
+            gate(GateOn::Kind, "0.33").unwrap().version.triple(),
+            (0, 33, 0)
+        );
         assert!(
             gate(GateOn::Kind, ">=one")
                 .unwrap_err()

@@ -52,11 +52,11 @@ pub struct Variant {
 }
 
 /// A version gate of a variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gate {
     pub what: GateOn,
     pub op: Cmp,
-    pub version: (u64, u64, u64),
+    pub version: crate::version::Version,
     /// As written, for the skip reason.
     pub text: String,
 }
@@ -84,7 +84,10 @@ impl Scenario {
 }
 
 impl Gate {
-    pub fn holds(&self, v: (u64, u64, u64)) -> bool {
+    /// Whether version `v` (as the server or tool states it, pre-release included) meets
+    /// the gate.
+    pub fn holds(&self, v: &crate::version::Version) -> bool {
+        let v = v.clone();
         match self.op {
             Cmp::Ge => v >= self.version,
             Cmp::Gt => v > self.version,
