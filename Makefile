@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 KIND_BIN := $(CURDIR)/.tools/bin/kind
 export KINDPROOF_TEST_KIND := $(KIND_BIN)
+# Client-side apply runs this kubectl (fetched by `make kubectl`), not whatever PATH has.
+export KINDPROOF_KUBECTL := $(CURDIR)/.tools/bin/kubectl
 
 HOST_TRIPLE := $(shell rustc -vV | sed -n 's/host: //p')
 PROBE_BIN := $(CURDIR)/target/$(HOST_TRIPLE)/release/kindproof-probe
 export KINDPROOF_PROBE_BIN := $(PROBE_BIN)
 
-.PHONY: all build test test-kind docker-up kind probe fake-kind nextest lint unit demo bench clean-tools
+.PHONY: all build test test-kind docker-up kind kubectl probe fake-kind nextest lint unit demo bench clean-tools
 
 all: build
 
@@ -20,7 +22,12 @@ docker-up:
 
 ## Set-up: the kind CLI from Debian unstable, into .tools/bin (no system change).
 kind:
-	./scripts/fetch-kind.sh
+	./scripts/fetch-sid.sh kind kind
+
+## Set-up: kubectl from Debian unstable, into .tools/bin the same way (client-side apply
+## needs it).
+kubectl:
+	./scripts/fetch-sid.sh kubectl kubectl
 
 ## The in-cluster probe, statically linked (an image FROM scratch runs it). --target keeps
 ## crt-static away from build scripts and proc-macros.
@@ -42,12 +49,12 @@ lint:
 	cargo clippy --all-targets --workspace -- -D warnings
 
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
-test: docker-up kind probe fake-kind nextest lint
+test: docker-up kind kubectl probe fake-kind nextest lint
 	cargo nextest run --workspace --no-fail-fast
 
 ## The tests that need a real cluster (ignored elsewhere): where kind and a local node image
 ## exist. KINDPROOF_NODE_IMAGE names the image; nothing is pulled.
-test-kind: docker-up kind probe fake-kind nextest
+test-kind: docker-up kind kubectl probe fake-kind nextest
 	PATH=$(CURDIR)/.tools/bin:$$PATH cargo nextest run --workspace --run-ignored only
 
 ## Unit tests only: no Docker, no kind.
@@ -57,7 +64,7 @@ unit: nextest
 ## The main job: check the scenarios and kind configs, then run every scenario on kind
 ## clusters, with JUnit and JSON reports in target/reports/. Running needs a local kindest/node
 ## image (KINDPROOF_NODE_IMAGE, or any kindest/node tag); without one, it says so and stops.
-demo: docker-up kind probe build
+demo: docker-up kind kubectl probe build
 	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof doctor
 	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof validate scenarios/
 	PATH=$(CURDIR)/.tools/bin:$$PATH ./target/release/kindproof list

@@ -10,6 +10,7 @@ pub mod fnv;
 pub mod kind_cli;
 pub mod kind_config;
 pub mod kube_ops;
+pub mod logs;
 pub mod ports;
 pub mod probe_image;
 pub mod runner;

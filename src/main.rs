@@ -9,13 +9,9 @@ use kindproof::exit::{AppError, OK};
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINDPROOF_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    // Library logs stay off the terminal (results own it) unless `-v` or KINDPROOF_LOG.
+    let verbose = matches!(&cli.command, Command::Run(r) if r.verbose);
+    kindproof::logs::init(verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

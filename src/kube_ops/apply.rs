@@ -84,7 +84,7 @@ pub const MIN_KUBECTL: (u32, u32) = (1, 24);
 /// json`; an error says what to install.
 pub fn kubectl_version(bin: &std::path::Path) -> Result<((u32, u32), String), String> {
     let install = format!(
-        "client-side applies need kubectl {}.{} or newer: install it (Debian: `apt-get install kubectl` from the Kubernetes apt repository) or name it with {KUBECTL_ENV}",
+        "client-side applies need kubectl {}.{} or newer: install it (`make kubectl` fetches Debian's into .tools/bin; or `apt-get install kubectl`) or name it with {KUBECTL_ENV}",
         MIN_KUBECTL.0, MIN_KUBECTL.1
     );
     let out = std::process::Command::new(bin)

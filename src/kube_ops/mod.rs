@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod client;
+pub mod conflict;
 pub mod error;
 pub mod manifest;
 pub mod path;

@@ -2,7 +2,7 @@
 //! the report, the probe results and the resolved ports; when there is an API server, the
 //! namespace's events, pods as stored with their logs (current and previous), EndpointSlices,
 //! Services and the CoreDNS Corefile; from each node (kind), `iptables-save` and
-//! `conntrack -L`. Every piece that cannot be had is noted in its file, never fatal.
+//! `conntrack -L`; and the run's log lines (`kindproof.log`). Every piece that cannot be had is noted in its file, never fatal.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,8 @@ pub async fn collect<B: Backend>(
     write(&dir.join("report.txt"), &variant_text(report, true));
     write(&dir.join("probes.json"), &json(&report.probes));
     write(&dir.join("ports.json"), &json(&nodes));
+    // The run's log lines so far, libraries' included (they never reach the terminal).
+    write(&dir.join("kindproof.log"), &crate::logs::kept_text());
     let ns = report.namespace.as_str();
     if let Some(kube) = kube {
         match backend.events(ns).await {

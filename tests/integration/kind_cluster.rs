@@ -167,7 +167,9 @@ async fn kind_apply_modes_store_different_node_ports() {
             .await
             .unwrap();
     }
-    // Server-side apply over a client-side apply conflicts on the UDP entry's nodePort.
+    // Server-side apply over a client-side apply conflicts on both entries' nodePorts (both
+    // change here), worded by the server as "Apply failed with 2 conflicts: conflicts with …"
+    // and one line per field.
     let ns = pods::namespace_name("apply-ssa", &run);
     pods::create_namespace(&kube, &ns, &run).await.unwrap();
     apply(&kube, &dns_service(30055), ApplyMode::ClientSide, &ns)
@@ -183,10 +185,23 @@ async fn kind_apply_modes_store_different_node_ports() {
     .unwrap();
     let refused = conflict.refused.expect("a conflict");
     assert_eq!(refused.code, 409);
-    assert!(
-        refused
-            .message
-            .contains("conflict with \"kubectl-client-side-apply\""),
+    let fields: Vec<(String, String)> = kindproof::kube_ops::conflict::conflicts(&refused.message)
+        .unwrap_or_else(|| panic!("not an apply conflict: {}", refused.message))
+        .into_iter()
+        .map(|c| (c.manager, c.field))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "kubectl-client-side-apply".to_string(),
+                ".spec.ports[port=53,protocol=\"TCP\"].nodePort".to_string()
+            ),
+            (
+                "kubectl-client-side-apply".to_string(),
+                ".spec.ports[port=53,protocol=\"UDP\"].nodePort".to_string()
+            ),
+        ],
         "{}",
         refused.message
     );
