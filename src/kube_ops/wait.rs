@@ -121,7 +121,10 @@ pub fn pod_summary(pod: &Value) -> String {
     parts.join(", ")
 }
 
-/// A Deployment has rolled out: `Available` is `True` and every replica is updated and ready.
+/// A Deployment has rolled out, as `kubectl rollout status` judges it: the controller has seen
+/// the latest spec (`observedGeneration` ≥ `generation`, so a status from before a patch does
+/// not count), every replica is updated, no old replica is left, every one is ready and
+/// available, and `Available` is `True`.
 pub fn deployment_available(dep: &Value) -> bool {
     let want = dep
         .pointer("/spec/replicas")
@@ -132,6 +135,10 @@ pub fn deployment_available(dep: &Value) -> bool {
             .and_then(Value::as_u64)
             .unwrap_or(0)
     };
+    let generation = dep
+        .pointer("/metadata/generation")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     let available = dep
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -139,7 +146,12 @@ pub fn deployment_available(dep: &Value) -> bool {
             cs.iter()
                 .any(|c| c["type"] == "Available" && c["status"] == "True")
         });
-    available && count("updatedReplicas") >= want && count("readyReplicas") >= want
+    available
+        && count("observedGeneration") >= generation
+        && count("updatedReplicas") >= want
+        && count("replicas") <= count("updatedReplicas")
+        && count("readyReplicas") >= want
+        && count("availableReplicas") >= want
 }
 
 /// The ready endpoints of a Service's EndpointSlices: (address, node name).
@@ -196,10 +208,22 @@ mod tests {
 
     #[test]
     fn deployments_are_available_when_rolled_out() {
-        let mut d = json!({"spec": {"replicas": 2}, "status": {"updatedReplicas": 2, "readyReplicas": 1,
+        let mut d = json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2,
+            "readyReplicas": 1, "availableReplicas": 1,
             "conditions": [{"type": "Available", "status": "True"}]}});
         assert!(!deployment_available(&d));
         d["status"]["readyReplicas"] = json!(2);
+        d["status"]["availableReplicas"] = json!(2);
+        assert!(deployment_available(&d));
+        // Right after a patch the status is the previous generation's: not rolled out yet.
+        d["metadata"]["generation"] = json!(4);
+        assert!(!deployment_available(&d));
+        d["status"]["observedGeneration"] = json!(4);
+        // An old replica still running beside the new ones.
+        d["status"]["replicas"] = json!(3);
+        assert!(!deployment_available(&d));
+        d["status"]["replicas"] = json!(2);
         assert!(deployment_available(&d));
         d["status"]["conditions"][0]["status"] = json!("False");
         assert!(!deployment_available(&d));

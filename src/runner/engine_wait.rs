@@ -131,10 +131,15 @@ impl<B: Backend> Run<'_, B> {
                 }
             }
             WaitFor::Deployment(name) => {
-                let name = self.resolve(name)?;
-                let obj = object_ref("apps/v1", "Deployment", &name, None);
+                // `name`, or `namespace/name` for one outside the variant's namespace.
+                let full = self.resolve(name)?;
+                let (in_ns, name) = match full.split_once('/') {
+                    Some((n, d)) => (n.to_string(), d.to_string()),
+                    None => (ns.clone(), full.clone()),
+                };
+                let obj = object_ref("apps/v1", "Deployment", &name, Some(in_ns.clone()));
                 let (holds, seen) =
-                    match self.backend.get(&obj, &ns).await.map_err(Status::broken)? {
+                    match self.backend.get(&obj, &in_ns).await.map_err(Status::broken)? {
                         Some(d) => (
                             cond::deployment_available(&d),
                             format!("deployment {name} status {}", d["status"]),

@@ -220,6 +220,8 @@ pub struct Delete {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Wait {
     pub pods: Option<PodWait>,
+    /// A Deployment that has rolled out: its name, or `namespace/name` for one outside the
+    /// variant's namespace (`kube-system/coredns`).
     #[schemars(with = "Option<String>")]
     pub deployment: Option<S<String>>,
     pub endpoints: Option<EndpointsWait>,
