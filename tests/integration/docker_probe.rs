@@ -367,3 +367,105 @@ async fn docker_probe_bind_on_any_address_serves_its_identity_and_http_answers_t
     );
     scope.teardown(&engine).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_probe_serve_stops_at_once_on_sigterm() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let scope = RunScope::new();
+    probe_image(&engine).await;
+    let network = scope.network(&engine, true).await;
+    let mut spec = probe(
+        &scope,
+        "stop",
+        &network,
+        &[],
+        &["serve", "--tcp", "8080", "--quiet"],
+    );
+    // Docker's own 10 s grace, as a pod's would be: only the probe decides how long it takes.
+    spec.stop_timeout = None;
+    let id = engine.create_container(&spec).await.unwrap();
+    engine.start_container(&id).await.unwrap();
+    // Serving: the listening line is out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !engine.logs(&id).await.unwrap().0.contains("\"listening\"") {
+        assert!(std::time::Instant::now() < deadline, "the probe never listened");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let t = std::time::Instant::now();
+    let o = std::process::Command::new("docker")
+        .args(["stop", "-t", "10", &id])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "docker stop took {took:?}: the probe (PID 1) ignored SIGTERM"
+    );
+    let code = engine.wait_container(&id).await.unwrap();
+    assert_eq!(code, 0, "a server told to stop exits 0");
+    scope.teardown(&engine).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_probe_connect_resolves_a_container_name_where_it_runs() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let scope = RunScope::new();
+    probe_image(&engine).await;
+    let network = scope.network(&engine, true).await;
+    let backend = probe(
+        &scope,
+        "named",
+        &network,
+        &["POD_NAME=named-backend"],
+        &["serve", "--tcp", "8080", "--quiet"],
+    );
+    let id = engine.create_container(&backend).await.unwrap();
+    engine.start_container(&id).await.unwrap();
+    // By name, through Docker's embedded DNS on this user-defined network; and a name that
+    // does not exist, which fails every attempt with the reason (nothing is sent anywhere).
+    let named = format!("{}:8080", backend.name);
+    let missing = format!("kp-test-{}-absent:8080", scope.run_id);
+    let mut client = probe(
+        &scope,
+        "by-name",
+        &network,
+        &[],
+        &[
+            "connect", "--target", &named, "--target", &missing, "--count", "20",
+        ],
+    );
+    // What the embedded DNS does not know it forwards upstream: to a server on this network's
+    // own gateway that answers NXDOMAIN, so no query leaves the machine.
+    let upstream = gateway(&network);
+    let _answered = nxdomain_upstream(upstream);
+    client.dns = vec![upstream.to_string()];
+    let (code, out, err) = run_to_end(&engine, &client).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let summaries: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["event"] == "connect-summary")
+        .collect();
+    assert_eq!(summaries[0]["target"], named.as_str());
+    assert_eq!(
+        summaries[0]["backends"],
+        serde_json::json!({"named-backend": 20}),
+        "{out}"
+    );
+    let ip = engine.inspect_container(&id).await.unwrap().addresses[&network]
+        .0
+        .unwrap();
+    assert_eq!(summaries[0]["address"], format!("{ip}:8080"));
+    assert_eq!(summaries[1]["answered"], 0);
+    assert_eq!(summaries[1]["errors"], 20, "{}", summaries[1]);
+    assert!(
+        summaries[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to resolve"),
+        "{}",
+        summaries[1]
+    );
+    scope.teardown(&engine).await;
+}
