@@ -19,6 +19,8 @@ cluster:
   config: three.yaml
 timeouts:
   probe: 60s
+  # The variant written to fail observes until this deadline.
+  assert: 5s
 variables:
   expected: pod-a
 variants:
