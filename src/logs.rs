@@ -113,7 +113,10 @@ mod tests {
             "{quiet}"
         );
         let loud = terminal_filter(true, None).to_string();
-        assert!(loud.contains("kindproof=info") && loud.contains("warn"), "{loud}");
+        assert!(
+            loud.contains("kindproof=info") && loud.contains("warn"),
+            "{loud}"
+        );
         assert_eq!(terminal_filter(false, Some("debug")).to_string(), "debug");
     }
 

@@ -138,14 +138,18 @@ impl<B: Backend> Run<'_, B> {
                     None => (ns.clone(), full.clone()),
                 };
                 let obj = object_ref("apps/v1", "Deployment", &name, Some(in_ns.clone()));
-                let (holds, seen) =
-                    match self.backend.get(&obj, &in_ns).await.map_err(Status::broken)? {
-                        Some(d) => (
-                            cond::deployment_available(&d),
-                            format!("deployment {name} status {}", d["status"]),
-                        ),
-                        None => (false, format!("deployment {name} does not exist")),
-                    };
+                let (holds, seen) = match self
+                    .backend
+                    .get(&obj, &in_ns)
+                    .await
+                    .map_err(Status::broken)?
+                {
+                    Some(d) => (
+                        cond::deployment_available(&d),
+                        format!("deployment {name} status {}", d["status"]),
+                    ),
+                    None => (false, format!("deployment {name} does not exist")),
+                };
                 Look {
                     holds,
                     seen,

@@ -101,10 +101,12 @@ async fn docker_observe_routing_assertions_judge_rounds_not_one_sample() {
             .unwrap_or_else(|| panic!("no {v} in {report}"))
             .clone()
     };
-    let rounds = |r: &serde_json::Value| r["steps"].as_array().unwrap().last().unwrap()["rounds"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let rounds = |r: &serde_json::Value| {
+        r["steps"].as_array().unwrap().last().unwrap()["rounds"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
 
     // Late: refused while nothing listened, then pod-a; more than one round, the last held.
     let late = variant("late-backend");
@@ -113,7 +115,10 @@ async fn docker_observe_routing_assertions_judge_rounds_not_one_sample() {
     assert!(r.len() > 1, "{r:?}");
     assert_eq!(r[0]["held"], false);
     assert!(
-        r[0]["observed"].as_str().unwrap().starts_with("0 of 10 answered: 10 refused"),
+        r[0]["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("0 of 10 answered: 10 refused"),
         "{r:?}"
     );
     assert_eq!(r.last().unwrap()["held"], true);
@@ -130,15 +135,22 @@ async fn docker_observe_routing_assertions_judge_rounds_not_one_sample() {
     // Mid-window: the first round held (pod-a only), a later one saw pod-b: failed.
     let mid = variant("second-backend-mid-window");
     assert_eq!(mid["status"], "failed", "{out}");
-    assert_eq!(mid["message"], format!("{}: only pod-a answer", target_of(&mid)));
+    assert_eq!(
+        mid["message"],
+        format!("{}: only pod-a answer", target_of(&mid))
+    );
     let r = rounds(&mid);
     assert_eq!(r[0]["held"], true, "{r:?}");
     assert_eq!(r[0]["observed"], "20 of 20 answered: pod-a 20", "{r:?}");
     assert!(
-        r.iter().any(|x| x["observed"].as_str().unwrap().contains("pod-b")),
+        r.iter()
+            .any(|x| x["observed"].as_str().unwrap().contains("pod-b")),
         "{r:?}"
     );
-    assert!(out.contains("FAIL  observe/second-backend-mid-window"), "{out}");
+    assert!(
+        out.contains("FAIL  observe/second-backend-mid-window"),
+        "{out}"
+    );
     let o = w.cmd().args(["down", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;
@@ -153,4 +165,169 @@ fn target_of(r: &serde_json::Value) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// An API stand-in on 127.0.0.1 answering the pod list of any namespace with one pod `web` on
+/// `node`, Ready. Its first `stale` answers carry the Ready condition from before the test
+/// began (as a restarted node's pods still do); after that the kubelet's fresh one (the time
+/// it answers). Returns the URL and the number of pod lists served.
+async fn pods_api(
+    node: String,
+    stale: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = served.clone();
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let (node, count) = (node.clone(), count.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (status, body) = if head.starts_with("GET /api/v1/namespaces/")
+                    && head
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("")
+                        .contains("/pods")
+                {
+                    let k = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let ready_at = if k < stale {
+                        before
+                    } else {
+                        std::time::SystemTime::now()
+                    };
+                    let pod = serde_json::json!({
+                        "metadata": {"name": "web", "namespace": "x", "labels": {"app": "web"}},
+                        "spec": {"nodeName": node, "containers": [{"name": "probe", "image": "kindproof/probe"}]},
+                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
+                            "lastTransitionTime": humantime::format_rfc3339_seconds(ready_at).to_string()}]}
+                    });
+                    (
+                        "200 OK",
+                        serde_json::json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [pod]}),
+                    )
+                } else {
+                    (
+                        "404 Not Found",
+                        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}),
+                    )
+                };
+                let body = serde_json::to_vec(&body).unwrap();
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+                let _ = s.write_all(&body).await;
+            });
+        }
+    });
+    (url, served)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_observe_a_wait_after_a_node_restart_ignores_the_ready_from_before_it() {
+    use kindproof::runner::cluster_backend::ClusterBackend;
+    use kindproof::runner::engine::{Context, run_variant};
+    use kindproof::runner::outcome::Status;
+
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(1);
+    let o = w.up(&name).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let kind = kindproof::cluster::nodes::kind_nodes(&engine, &name)
+        .await
+        .unwrap();
+    let nodes: Vec<_> = kind
+        .iter()
+        .map(|n| kindproof::cluster::provider::from_kind(n, &w.network))
+        .collect();
+    let control_plane = nodes[0].name.clone();
+    let (url, served) = pods_api(control_plane.clone(), 3).await;
+    let kubeconfig = w.tmp.path().join("stand-in.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {{server: '{url}'}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\nusers:\n- name: u\n  user: {{token: test}}\n"
+        ),
+    )
+    .unwrap();
+    let dir = w.tmp.path().join("scenarios/restart");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: restart
+summary: a wait after a node restart
+cluster:
+  config: three.yaml
+variants:
+  - name: only
+    expect: the wait passes on the kubelet's status from after the restart, not before
+steps:
+  - restart-node: control-plane
+  - wait: {pods: {selector: app=web, ready: true}}
+    timeout: 60s
+",
+    )
+    .unwrap();
+    let s = kindproof::scenario::load::load(
+        &dir.join("scenario.yaml"),
+        kindproof::kind_config::version::KindVersion::NEWEST_KNOWN,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let backend = ClusterBackend {
+        engine: &engine,
+        kube: Some(
+            kindproof::kube_ops::client::Kube::connect(&kubeconfig, None)
+                .await
+                .unwrap(),
+        ),
+        network: w.network.clone(),
+        probe_bin: Default::default(),
+        probe_image: kindproof::probe_image::image_name(),
+        labels: w.scope.labels(),
+        run_id: w.scope.run_id.clone(),
+    };
+    let cx = Context {
+        scenario: &s,
+        variant: &s.variants[0],
+        namespace: "kp-restart".into(),
+        cluster: name.clone(),
+        nodes,
+        probe_image: kindproof::probe_image::image_name(),
+        poll: std::time::Duration::from_millis(100),
+    };
+    let r = run_variant(&backend, &cx).await;
+    assert_eq!(r.status, Status::Passed, "{r:?}");
+    // The node really restarted (Docker), and the three stale answers were not believed.
+    let looks = served.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(looks, 4, "pod lists served: {looks}");
+    let evidence = r.steps[1]
+        .evidence
+        .as_deref()
+        .expect("the wait names its evidence");
+    assert!(
+        evidence.starts_with("web: Ready condition changed at")
+            && evidence.contains(&format!("after the restart of {control_plane}")),
+        "{evidence}"
+    );
+    let o = w.cmd().args(["down", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    w.teardown(&engine, &[name]).await;
 }

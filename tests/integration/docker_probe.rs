@@ -388,7 +388,10 @@ async fn docker_probe_serve_stops_at_once_on_sigterm() {
     // Serving: the listening line is out.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !engine.logs(&id).await.unwrap().0.contains("\"listening\"") {
-        assert!(std::time::Instant::now() < deadline, "the probe never listened");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe never listened"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let t = std::time::Instant::now();
