@@ -390,6 +390,9 @@ pub struct PodAssert {
     pub event_reason: Option<S<String>>,
 }
 
+/// Which backends answered a connect probe's target. The probe is run again, with the same
+/// arguments, until this holds (over its settle window) or the step's timeout passes; every
+/// round is reported.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RoutingAssert {
@@ -421,6 +424,9 @@ pub struct RoutingAssert {
     pub settle_rounds: Option<u32>,
 }
 
+/// What a dns probe saw. Timing checks (`within`, `notBefore`, `seenBeforeSuccess`) judge the
+/// timeline of that one observation, once. Otherwise a probe with `until: once` is run again
+/// until `resolved` holds (over its settle window) or the step's timeout passes.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsAssert {
