@@ -110,6 +110,11 @@ impl<B: Backend> Run<'_, B> {
             }
         };
         let mut rounds = Rounds::new(settle);
+        // A routing assertion judges one target: only that one is probed again.
+        let target = match a {
+            Assertion::Routing { target, .. } => Some(self.resolve(target)?),
+            _ => None,
+        };
         let mut failing: Option<String> = None;
         let verdict = loop {
             let at = since(self.state.probes[id].at);
@@ -133,7 +138,7 @@ impl<B: Backend> Run<'_, B> {
             // another "not yet"; if the last one failed so at the deadline, it is broken.
             loop {
                 let budget = deadline.saturating_duration_since(Instant::now()) + HANG_GRACE / 2;
-                match self.reprobe(id, budget).await {
+                match self.reprobe(id, budget, target.as_deref()).await {
                     Ok(()) => break,
                     Err(broken) if Instant::now() >= deadline => {
                         self.extra.rounds = rounds.rounds;

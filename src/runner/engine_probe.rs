@@ -53,8 +53,15 @@ impl<B: Backend> Run<'_, B> {
     }
 
     /// Run probe step `id` again as it ran before, at most `budget` long; what it says
-    /// replaces what it said.
-    pub(super) async fn reprobe(&mut self, id: &str, budget: Duration) -> Result<(), Status> {
+    /// replaces what it said. With `target`, a connect probe goes to that one of its targets
+    /// only (same count, concurrency and timeouts): an assertion judges one target, and the
+    /// others (a node that drops every SYN, say) need not be waited for again.
+    pub(super) async fn reprobe(
+        &mut self,
+        id: &str,
+        budget: Duration,
+        target: Option<&str>,
+    ) -> Result<(), Status> {
         let mut run = self
             .state
             .probes
@@ -62,17 +69,33 @@ impl<B: Backend> Run<'_, B> {
             .cloned()
             .ok_or_else(|| Status::broken(format!("no probe step {id:?} ran")))?;
         run.at = Instant::now();
+        let args = match (run.kind, target) {
+            (Kind::Connect, Some(t)) => only_target(&run.args, t),
+            _ => run.args.clone(),
+        };
         let ran = self
             .backend
             .probe(
                 &run.site,
-                &run.args,
+                &args,
                 &self.cx.namespace,
                 run.timeout.min(budget),
             )
             .await
             .map_err(Status::broken)?;
-        self.keep(id, run.kind, &ran)?;
+        if run.kind == Kind::Connect && target.is_some() {
+            // The other targets keep what they last said.
+            let fresh = connect_summaries(&ran.stdout).map_err(Status::broken)?;
+            let all = self.state.connect.entry(id.to_string()).or_default();
+            for f in fresh {
+                match all.iter_mut().find(|s| s.target == f.target) {
+                    Some(old) => *old = f,
+                    None => all.push(f),
+                }
+            }
+        } else {
+            self.keep(id, run.kind, &ran)?;
+        }
         self.state.probes.insert(id.to_string(), run);
         Ok(())
     }
@@ -190,5 +213,58 @@ impl<B: Backend> Run<'_, B> {
             at: Instant::now(),
             repeatable,
         })
+    }
+}
+
+/// A connect probe's arguments with `--target` pairs other than `target` left out.
+fn only_target(args: &[String], target: &str) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--target" {
+            if args.get(i + 1).is_some_and(|t| t == target) {
+                out.extend_from_slice(&args[i..i + 2]);
+            }
+            i += 2;
+        } else {
+            out.push(args[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_probe_runs_again_to_the_judged_target_only() {
+        let args: Vec<String> = [
+            "connect",
+            "--target",
+            "a:1",
+            "--target",
+            "b:2",
+            "--count",
+            "40",
+            "--timeout",
+            "1000ms",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            only_target(&args, "b:2"),
+            [
+                "connect",
+                "--target",
+                "b:2",
+                "--count",
+                "40",
+                "--timeout",
+                "1000ms"
+            ]
+        );
     }
 }

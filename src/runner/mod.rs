@@ -19,4 +19,6 @@ pub mod report;
 pub mod results;
 
 #[cfg(test)]
+mod engine_observe_tests;
+#[cfg(test)]
 mod engine_tests;

@@ -253,11 +253,17 @@ fn kind_run_every_shipped_scenario_passes() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.path().join("run.json")).unwrap()).unwrap();
     let variants = report["variants"].as_array().unwrap();
-    assert!(variants.len() >= 21, "every shipped variant ran: {}", variants.len());
+    assert!(
+        variants.len() >= 21,
+        "every shipped variant ran: {}",
+        variants.len()
+    );
     for v in variants {
         // Passed, or skipped by its own version gate: nothing else.
         let gated = v["status"] == "skipped"
-            && v["reason"].as_str().is_some_and(|r| r.starts_with("needs "));
+            && v["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("needs "));
         assert!(
             v["status"] == "passed" || gated,
             "{}/{}: {}",
@@ -268,8 +274,9 @@ fn kind_run_every_shipped_scenario_passes() {
     }
     // The lingering NXDOMAIN reproduces on a current cluster too, with the old Corefile.
     assert!(
-        variants.iter().any(|v| v["variant"] == "bug-old-corefile-installed"
-            && v["status"] == "passed"),
+        variants
+            .iter()
+            .any(|v| v["variant"] == "bug-old-corefile-installed" && v["status"] == "passed"),
         "{out}"
     );
 }
