@@ -69,6 +69,9 @@ pub enum Command {
     /// The probe image kindproof runs in clusters and test containers
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Image(ImageCommand),
+    /// Read a run's JSON report
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Report(ReportCommand),
     /// Create one kind cluster from a kind config, for local reproduction: host ports resolved,
     /// its own kubeconfig, the nodes and their published ports printed. It stays until `down`
     #[command(after_help = EXIT_CODES_HELP)]
@@ -111,6 +114,22 @@ pub enum Command {
     /// Check the environment: Docker engine, kind, kubectl, port reservation directory
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The critical path of a run: its floor (the slowest cluster creation plus the longest
+    /// chain of step time that must run one after another on a cluster, given the variants'
+    /// cluster-wide claims), its wall time, their ratio, and the three biggest gaps
+    #[command(after_help = EXIT_CODES_HELP)]
+    Timeline {
+        /// A JSON report written by `run --report-json`
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print the analysis as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-use kindproof::cli::{Cli, Command, ImageCommand};
+use kindproof::cli::{Cli, Command, ImageCommand, ReportCommand};
 use kindproof::commands;
 use kindproof::exit::{AppError, OK};
 
@@ -65,6 +65,9 @@ fn main() {
                     hold,
                 })
                 .await
+            }
+            Command::Report(ReportCommand::Timeline { file, json }) => {
+                commands::report::timeline(&file, json)
             }
             Command::Image(ImageCommand::Build { binary }) => {
                 commands::image::build(binary.as_deref()).await

@@ -5,5 +5,7 @@ pub mod doctor;
 pub mod image;
 pub mod list;
 pub mod ports;
+pub mod report;
 pub mod run;
+mod run_one;
 pub mod validate;

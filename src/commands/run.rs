@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use super::run_one::{Shared, run_one};
 use crate::cluster::kind::{check_kind, check_provider, cluster_name, node_image};
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;
@@ -24,14 +25,14 @@ use crate::docker::labels::{for_run, new_run_id};
 use crate::exit::AppError;
 use crate::kind_cli::{installed_version, rules_version};
 use crate::kube_ops::client::Kube;
-use crate::kube_ops::pods;
 use crate::probe_image::{find_binary, image_name};
 use crate::runner::cluster_backend::ClusterBackend;
-use crate::runner::engine::{Context, run_variant};
 use crate::runner::outcome::{Status, VariantReport};
 use crate::runner::plan::{Group, Needs, Partition, group, manifest_images, needs, select};
 use crate::runner::report::{Phases, json, junit, summary_text, variant_text};
-use crate::scenario::model::{GateOn, Scenario};
+use crate::runner::schedule::Scheduler;
+use crate::runner::timeline::Recorder;
+use crate::scenario::model::Scenario;
 use crate::signals::Signals;
 
 pub struct RunArgs {
@@ -91,12 +92,15 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         }],
     };
     let phases_of_groups = std::sync::Mutex::new(Phases::default());
+    let recorder = Recorder::new(started);
+    recorder.phase("load", started, Instant::now());
     let cx = Ctx {
         engine: &engine,
         args: &args,
         scenarios: &scenarios,
         run_id: &run_id,
         version,
+        recorder: &recorder,
     };
     let mut reports: Vec<VariantReport> = Vec::new();
     let work = async {
@@ -153,21 +157,28 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     }
     {
         let g = phases_of_groups.lock().expect("not poisoned");
-        phases.cluster_create = g.cluster_create;
-        phases.image_load = g.image_load;
-        phases.cluster_delete = g.cluster_delete;
-        phases.variants = g.variants;
+        phases.stragglers = g.stragglers.clone();
     }
+    // Wall-clock phases: the union of each phase's intervals across clusters and variants.
+    phases.cluster_create = recorder.phase_total("cluster_create");
+    phases.image_load = recorder.phase_total("image_load");
+    phases.cluster_delete = recorder.phase_total("cluster_delete");
+    phases.variants = recorder.phase_total("variants");
+    let timeline = recorder.finish();
     phases.total = started.elapsed();
-    phases.harness = phases.total.saturating_sub(
-        phases.cluster_create + phases.image_load + phases.cluster_delete + phases.variants,
-    );
+    let all: Vec<[f64; 2]> = timeline.phases.values().flatten().copied().collect();
+    phases.harness =
+        phases
+            .total
+            .saturating_sub(Duration::from_secs_f64(crate::runner::timeline::union(
+                &all,
+            )));
     print!("{}", summary_text(&reports, &phases));
     if let Some(path) = &args.report_junit {
         write(path, &junit(&reports, &phases))?;
     }
     if let Some(path) = &args.report_json {
-        write(path, &json(&reports, &phases))?;
+        write(path, &json(&reports, &phases, Some(&timeline)))?;
     }
     let failed = reports
         .iter()
@@ -241,6 +252,9 @@ impl Drop for BarGuard {
     }
 }
 
+/// How long the run waits, at its end, for the namespaces it deleted in the background.
+const STRAGGLERS: Duration = Duration::from_secs(60);
+
 /// A cluster a group runs on, and whether this run owns it (deletes it).
 struct Acquired {
     handle: ClusterHandle,
@@ -256,6 +270,7 @@ struct Ctx<'a> {
     scenarios: &'a [Scenario],
     run_id: &'a str,
     version: crate::kind_config::version::KindVersion,
+    recorder: &'a Recorder,
 }
 
 async fn run_group(
@@ -270,10 +285,8 @@ async fn run_group(
         scenarios,
         run_id,
         version: _,
+        recorder,
     } = cx;
-    let add = |f: fn(&mut Phases) -> &mut Duration, d: Duration| {
-        *f(&mut phases.lock().expect("not poisoned")) += d;
-    };
     // Offline preflight: whatever the run needs locally exists before anything is created.
     let probe_bin = if need.host_probe {
         Some(find_binary(None)?)
@@ -309,7 +322,17 @@ async fn run_group(
     }
     let t = Instant::now();
     let acquired = acquire(cx, g, need).await?;
-    add(|p| &mut p.cluster_create, t.elapsed());
+    let ready = Instant::now();
+    recorder.cluster(&acquired.handle.name, |c| {
+        if acquired.owned {
+            // kind's create, then (when the run needs the API) every node Ready.
+            c.create = Some([recorder.at(t), recorder.at(ready)]);
+            c.ready = Some(recorder.at(ready));
+        }
+    });
+    if acquired.owned {
+        recorder.phase("cluster_create", t, ready);
+    }
     let result: Result<Vec<VariantReport>, AppError> = async {
         let kube = if need.api {
             Some(
@@ -330,7 +353,7 @@ async fn run_group(
             for image in &images {
                 crate::cluster::image_load::load_image(engine, image, &nodes).await?;
             }
-            add(|p| &mut p.image_load, t.elapsed());
+            recorder.phase("image_load", t, Instant::now());
         }
         // The server's full version as it states it (`v1.36.2`), pre-release included.
         let server_version = match &kube {
@@ -346,7 +369,9 @@ async fn run_group(
             }),
             None => None,
         };
-        let kind_version = installed_version().ok().flatten();
+        let kind_version = installed_version().ok().flatten().map(|k| {
+            crate::version::Version::new(u64::from(k.major), u64::from(k.minor), u64::from(k.patch))
+        });
         let backend = ClusterBackend {
             engine,
             kube: kube.clone(),
@@ -356,119 +381,45 @@ async fn run_group(
             labels: for_run(run_id),
             run_id: run_id.to_string(),
         };
-        let jobs = args.jobs.max(1);
         // A live view on a terminal (a spinner per running variant); plain lines in CI or a pipe.
         let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
         let bars = indicatif::MultiProgress::new();
-        // Variants of one scenario take turns: they share object names and fixed NodePorts
-        // (cluster-wide), so only different scenarios run at once.
-        let turns: Vec<tokio::sync::Mutex<()>> = scenarios
-            .iter()
-            .map(|_| tokio::sync::Mutex::new(()))
-            .collect();
+        // At most -j variants at once, and never two whose cluster-wide claims collide.
+        let scheduler = Scheduler::new(args.jobs.max(1));
+        let pending = std::sync::Mutex::new(Vec::new());
+        let shared = Shared {
+            backend: &backend,
+            kube: kube.clone(),
+            handle: &acquired.handle,
+            server_version: server_version.clone(),
+            kind_version,
+            run_id,
+            artifacts: args
+                .artifacts
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("kindproof-artifacts")),
+            verbose: args.verbose,
+            scheduler: &scheduler,
+            recorder: cx.recorder,
+            pending: &pending,
+        };
         let runs = g.picks.iter().enumerate().map(|(i, p)| {
             let s = &scenarios[p.scenario];
             let v = &s.variants[p.variant];
-            let backend = &backend;
-            let kube = kube.clone();
-            let handle = &acquired.handle;
-            let server_version = &server_version;
-            let (bars, turn) = (&bars, &turns[p.scenario]);
+            let (shared, bars) = (&shared, &bars);
             async move {
-                let _turn = turn.lock().await;
                 let _bar = BarGuard(live.then(|| {
                     let b = bars.add(indicatif::ProgressBar::new_spinner());
                     b.set_message(format!("{}/{}", s.name, v.name));
                     b.enable_steady_tick(Duration::from_millis(120));
                     b
                 }));
-                // Version gates first: a variant that does not apply is skipped, with the reason.
-                for gate in &v.when {
-                    let (have, what) = match gate.what {
-                        GateOn::Kind => (
-                            kind_version.map(|k| {
-                                crate::version::Version::new(
-                                    u64::from(k.major),
-                                    u64::from(k.minor),
-                                    u64::from(k.patch),
-                                )
-                            }),
-                            "kind",
-                        ),
-                        GateOn::Kubernetes => (server_version.clone(), "kubernetes"),
-                    };
-                    let holds = have.as_ref().is_some_and(|h| gate.holds(h));
-                    if !holds {
-                        let have = have
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|| "unknown".into());
-                        let r = VariantReport::without_steps(
-                            &s.name,
-                            &v.name,
-                            &v.expect,
-                            Status::Skipped {
-                                reason: format!("needs {what} {}; this run has {have}", gate.text),
-                            },
-                            "",
-                        );
-                        return r;
-                    }
-                }
-                let namespace = pods::namespace_name(
-                    &format!("{}-{}", s.name, v.name),
-                    &format!("{run_id}{i}"),
-                );
-                if let Some(k) = &kube
-                    && let Err(e) = pods::create_namespace(k, &namespace, run_id).await
-                {
-                    return VariantReport::without_steps(
-                        &s.name,
-                        &v.name,
-                        &v.expect,
-                        Status::broken(e.to_string()),
-                        &namespace,
-                    );
-                }
-                let cx = Context {
-                    scenario: s,
-                    variant: v,
-                    namespace: namespace.clone(),
-                    cluster: handle.name.clone(),
-                    nodes: handle.nodes.clone(),
-                    probe_image: image_name(),
-                    poll: Duration::from_millis(500),
-                };
-                let mut report = run_variant(backend, &cx).await;
-                if !matches!(report.status, Status::Passed | Status::Skipped { .. }) {
-                    // Before the namespace goes: what was there is what explains the failure.
-                    let root = args
-                        .artifacts
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from("kindproof-artifacts"))
-                        .join(run_id);
-                    let dir = crate::runner::diagnostics::collect(
-                        &root,
-                        &report,
-                        backend,
-                        kube.as_ref(),
-                        &handle.nodes,
-                    )
-                    .await;
-                    report.diagnostics = Some(dir.display().to_string());
-                }
-                if let Some(k) = &kube
-                    && let Err(e) =
-                        pods::delete_namespace(k, &namespace, Duration::from_secs(180)).await
-                    && report.status.is_passed()
-                {
-                    report.status = Status::broken(format!("cleanup: {e}"));
-                }
-                report
+                run_one(shared, s, v, i).await
             }
         });
         let mut reports = Vec::new();
-        let variants_started = Instant::now();
-        let mut stream = futures_util::stream::iter(runs).buffered(jobs);
+        // Every variant waits for its turn in the scheduler; reports keep the picks' order.
+        let mut stream = futures_util::stream::iter(runs).buffered(g.picks.len().max(1));
         while let Some(mut r) = stream.next().await {
             r.kubernetes = server_version.as_ref().map(|v| v.to_string());
             // Printed whole and in order: parallel variants never interleave.
@@ -481,7 +432,18 @@ async fn run_group(
             reports.push(r);
         }
         drop(stream);
-        add(|p| &mut p.variants, variants_started.elapsed());
+        // The namespaces went in the background; the run waits for them once, bounded.
+        if let Some(k) = &kube {
+            let names = pending.lock().expect("not poisoned").clone();
+            let left = crate::kube_ops::teardown::namespaces_left(k, &names, STRAGGLERS).await;
+            if !left.is_empty() {
+                eprintln!(
+                    "kindproof: namespaces still terminating after {STRAGGLERS:?}: {}",
+                    left.join(", ")
+                );
+                phases.lock().expect("not poisoned").stragglers.extend(left);
+            }
+        }
         Ok(reports)
     }
     .await;
@@ -515,7 +477,11 @@ async fn run_group(
         } else {
             let t = Instant::now();
             delete_recorded(engine, &base, &acquired.handle.name).await?;
-            add(|p| &mut p.cluster_delete, t.elapsed());
+            let done = Instant::now();
+            recorder.phase("cluster_delete", t, done);
+            recorder.cluster(&acquired.handle.name, |c| {
+                c.delete = Some([recorder.at(t), recorder.at(done)])
+            });
         }
     }
     result
@@ -528,6 +494,7 @@ async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppErr
         scenarios,
         run_id,
         version,
+        recorder: _,
     } = cx;
     let network = network_name();
     if let Some(name) = &args.cluster {

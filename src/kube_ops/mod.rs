@@ -9,6 +9,7 @@ pub mod error;
 pub mod manifest;
 pub mod path;
 pub mod pods;
+pub mod teardown;
 pub mod wait;
 
 #[cfg(test)]

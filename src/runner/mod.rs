@@ -3,6 +3,7 @@
 //! cluster) apart from "broken" (the harness or infrastructure).
 
 pub mod backend;
+pub mod claims;
 pub mod cluster_backend;
 pub mod diagnostics;
 pub mod engine;
@@ -17,6 +18,8 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod results;
+pub mod schedule;
+pub mod timeline;
 
 #[cfg(test)]
 mod engine_observe_tests;

@@ -72,7 +72,7 @@ pub fn select(
     out
 }
 
-fn all_steps(v: &Variant) -> Vec<&Step> {
+pub(crate) fn all_steps(v: &Variant) -> Vec<&Step> {
     fn walk<'a>(steps: &'a [Step], out: &mut Vec<&'a Step>) {
         for s in steps {
             out.push(s);
@@ -177,6 +177,43 @@ pub fn group(scenarios: &[Scenario], picks: &[Pick]) -> Vec<Group> {
     groups
 }
 
+/// The documents of every manifest `v` applies or deletes (file or inline), with the
+/// variables `lookup` knows filled in; a name it does not know stays as `${name}`.
+pub(crate) fn manifest_docs(
+    s: &Scenario,
+    v: &Variant,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<serde_json::Value>, String> {
+    let fill = |text: &str| {
+        crate::scenario::vars::substitute(text, |n| lookup(n).or_else(|| Some(format!("${{{n}}}"))))
+    };
+    let mut out = Vec::new();
+    for step in all_steps(v) {
+        let source = match &step.action {
+            Action::Apply { source, .. }
+            | Action::Delete {
+                source: Some(source),
+                ..
+            } => source,
+            _ => continue,
+        };
+        let text = match source {
+            ManifestSource::File(t) => {
+                let name = fill(&t.0)?;
+                let path = s.dir.join(&name);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("failed to read {}: {e}", path.display()))?
+            }
+            ManifestSource::Inline(t) => t.0.clone(),
+        };
+        let text = fill(&text)?;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| e.to_string())?;
+        out.extend(docs.into_iter().filter(|d| !d.is_null()));
+    }
+    Ok(out)
+}
+
 /// The container images the manifests of `v` name (`image:` fields), with the user variables
 /// and `${probe.image}` filled in; an image still holding a `${…}` is left out (it is only
 /// known at run time).
@@ -201,38 +238,16 @@ pub fn manifest_images(
             _ => {}
         }
     }
+    let lookup = |n: &str| {
+        if n == "probe.image" {
+            Some(probe_image.to_string())
+        } else {
+            v.variables.get(n).cloned()
+        }
+    };
     let mut out = Vec::new();
-    for step in all_steps(v) {
-        let source = match &step.action {
-            Action::Apply { source, .. } => source,
-            _ => continue,
-        };
-        let lookup = |n: &str| {
-            if n == "probe.image" {
-                Some(probe_image.to_string())
-            } else {
-                v.variables.get(n).cloned()
-            }
-        };
-        // Names known only at run time stay as they are.
-        let fill = |text: &str| {
-            crate::scenario::vars::substitute(text, |n| {
-                lookup(n).or_else(|| Some(format!("${{{n}}}")))
-            })
-        };
-        let text = match source {
-            ManifestSource::File(t) => {
-                let name = fill(&t.0)?;
-                let path = s.dir.join(&name);
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("failed to read {}: {e}", path.display()))?
-            }
-            ManifestSource::Inline(t) => t.0.clone(),
-        };
-        let text = fill(&text)?;
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&text).map_err(|e| e.to_string())?;
-        docs.iter().for_each(|d| walk(d, &mut out));
+    for d in manifest_docs(s, v, lookup)? {
+        walk(&d, &mut out);
     }
     out.sort();
     out.dedup();

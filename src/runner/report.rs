@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::outcome::{Status, StepReport, VariantReport};
 
-/// Time spent outside the variants: what kindproof itself adds to a run.
+/// Where a run's time went, each phase as wall-clock time (the union of its intervals across
+/// parallel clusters and variants), and what kindproof itself added.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Phases {
     #[serde(serialize_with = "ms")]
@@ -25,11 +26,15 @@ pub struct Phases {
     /// Wall time the variants ran (their own steps, waits and probes).
     #[serde(serialize_with = "ms")]
     pub variants: Duration,
-    /// What kindproof itself added: the total minus everything above.
+    /// What kindproof itself added: the part of the total covered by none of the above.
     #[serde(serialize_with = "ms")]
     pub harness: Duration,
     #[serde(serialize_with = "ms")]
     pub total: Duration,
+    /// Namespaces still terminating when the run ended (deleted in the background, waited for
+    /// once at the end, bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stragglers: Vec<String>,
 }
 
 fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -172,10 +177,17 @@ struct JsonReport<'a> {
     passed: bool,
     phases: &'a Phases,
     variants: &'a [VariantReport],
+    /// When each cluster and variant ran (see `timeline`); absent when nothing was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<&'a super::timeline::Timeline>,
 }
 
-/// JSON: every variant with its steps and timings, and the run's phases.
-pub fn json(reports: &[VariantReport], phases: &Phases) -> String {
+/// JSON: every variant with its steps and timings, the run's phases and its timeline.
+pub fn json(
+    reports: &[VariantReport],
+    phases: &Phases,
+    timeline: Option<&super::timeline::Timeline>,
+) -> String {
     serde_json::to_string_pretty(&JsonReport {
         kindproof: env!("CARGO_PKG_VERSION"),
         passed: reports
@@ -183,6 +195,7 @@ pub fn json(reports: &[VariantReport], phases: &Phases) -> String {
             .all(|r| matches!(r.status, Status::Passed | Status::Skipped { .. })),
         phases,
         variants: reports,
+        timeline,
     })
     .expect("a report serializes")
 }
@@ -297,6 +310,6 @@ mod tests {
 
     #[test]
     fn json_output() {
-        insta::assert_snapshot!(json(&reports(), &phases()));
+        insta::assert_snapshot!(json(&reports(), &phases(), None));
     }
 }

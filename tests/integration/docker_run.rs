@@ -411,25 +411,42 @@ async fn docker_run_kind_create_judges_a_config_as_old_kind_and_leaves_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn docker_run_never_overlaps_variants_of_one_scenario() {
-    // They share object names and cluster-wide NodePorts: with -j 2 they still take turns.
+async fn docker_run_overlaps_disjoint_variants_and_never_colliding_ones() {
+    // Variants of different scenarios, and of one scenario (each has its own namespace), run at
+    // once when their claims are disjoint; a variant that pauses a node affects everyone on
+    // the cluster and runs alone. The report's timeline shows which overlapped.
     let engine = BollardEngine::connect().await.unwrap();
     let w = World::new(&engine).await;
     let name = w.cluster(1);
     let o = w.up(&name).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    let dir = w.tmp.path().join("turns/turns");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
-    std::fs::write(
-        dir.join("scenario.yaml"),
-        "apiVersion: kindproof.dev/v1alpha1\nkind: Scenario\nname: turns\nsummary: two slow variants\ncluster:\n  config: three.yaml\nvariants:\n  - name: one\n    expect: sleeps\n  - name: two\n    expect: sleeps\nsteps:\n  - sleep: 1500ms\n",
-    )
-    .unwrap();
+    for (scenario, body) in [
+        (
+            "sleepy",
+            "variants:\n  - name: one\n    expect: sleeps\n  - name: two\n    expect: sleeps\nsteps:\n  - sleep: 1500ms\n",
+        ),
+        (
+            "other",
+            "variants:\n  - name: three\n    expect: sleeps\nsteps:\n  - sleep: 1500ms\n",
+        ),
+        (
+            "pauses",
+            "variants:\n  - name: a\n    expect: pauses worker\n  - name: b\n    expect: pauses worker2\n    steps:\n      - pause-node: {node: worker2, for: 800ms}\nsteps:\n  - pause-node: {node: worker, for: 800ms}\n",
+        ),
+    ] {
+        let dir = w.tmp.path().join(format!("turns/{scenario}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
+        std::fs::write(
+            dir.join("scenario.yaml"),
+            format!("apiVersion: kindproof.dev/v1alpha1\nkind: Scenario\nname: {scenario}\nsummary: timing\ncluster:\n  config: three.yaml\n{body}"),
+        )
+        .unwrap();
+    }
     let json = w.tmp.path().join("turns.json");
     let o = w
         .cmd()
-        .args(["run", "--cluster", &name, "-j", "2", "--report-json"])
+        .args(["run", "--cluster", &name, "-j", "4", "-v", "--report-json"])
         .arg(&json)
         .arg(w.tmp.path().join("turns"))
         .output()
@@ -437,11 +454,63 @@ async fn docker_run_never_overlaps_variants_of_one_scenario() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let spans: Vec<(String, f64, f64, bool)> = report["timeline"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["start"].as_f64().unwrap(),
+                v["end"].as_f64().unwrap(),
+                v["alone"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(spans.len(), 5, "{spans:?}");
+    let span = |id: &str| spans.iter().find(|s| s.0 == id).unwrap().clone();
+    let overlap = |a: &str, b: &str| {
+        let (x, y) = (span(a), span(b));
+        x.1 < y.2 && y.1 < x.2
+    };
+    // Disjoint: all three sleepers at once (-j 4).
+    assert!(overlap("sleepy/one", "sleepy/two"), "{spans:?}");
+    assert!(overlap("sleepy/one", "other/three"), "{spans:?}");
+    // Alone: a pausing variant overlaps nothing.
+    assert!(span("pauses/a").3 && span("pauses/b").3);
+    for p in ["pauses/a", "pauses/b"] {
+        for other in [
+            "sleepy/one",
+            "sleepy/two",
+            "other/three",
+            "pauses/a",
+            "pauses/b",
+        ] {
+            assert!(
+                p == other || !overlap(p, other),
+                "{p} overlapped {other}: {spans:?}"
+            );
+        }
+    }
+    // The wall-clock phase is a union: less than the sum of the variants' own times.
     let wall = report["phases"]["variants"].as_f64().unwrap();
+    let sum: f64 = spans.iter().map(|s| (s.2 - s.1) * 1000.0).sum();
+    assert!(wall < sum, "{wall} ms wall, {sum} ms summed");
+    // -v says why a variant waited.
     assert!(
-        wall >= 3000.0,
-        "the two variants overlapped: {wall} ms for 2 x 1500 ms"
+        err.contains("waits for pauses/") || err.contains("pauses node"),
+        "{err}"
     );
+    // The report reads back as a timeline.
+    let o = w
+        .cmd()
+        .args(["report", "timeline"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let (tl, tl_err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{tl}{tl_err}");
+    assert!(tl.starts_with("floor ") && tl.contains("\nratio "), "{tl}");
     let o = w.cmd().args(["down", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;
