@@ -85,6 +85,7 @@ bench: docker-up probe
 	cargo bench --bench ports
 	cargo bench --bench connect
 	cargo bench --bench harness
+	cargo bench --bench scheduler
 
 clean-tools:
 	rm -rf .tools
