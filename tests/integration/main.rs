@@ -16,3 +16,4 @@ mod kind_conformance;
 mod parallel;
 mod scenario_corpus;
 mod support;
+mod teardown;
