@@ -303,10 +303,6 @@ async fn run_group(
     }
     images.sort();
     images.dedup();
-    if need.node_probe || images.contains(&probe_image) {
-        let binary = find_binary(None)?;
-        crate::probe_image::build(engine, &binary).await?;
-    }
     // Every other image must be here already: kindproof never pulls, and neither may kubelet.
     let mut missing = Vec::new();
     for i in images.iter().filter(|i| **i != probe_image) {
@@ -320,8 +316,31 @@ async fn run_group(
             missing.join(", ")
         )));
     }
+    // The cluster is made while the probe image is built (both take a while; neither needs
+    // the other). A group whose variants use no cluster (a kind-create refusal) makes none.
+    let build = async {
+        if need.node_probe || images.contains(&probe_image) {
+            let binary = find_binary(None)?;
+            crate::probe_image::build(engine, &binary).await?;
+        }
+        Ok::<(), AppError>(())
+    };
     let t = Instant::now();
-    let acquired = acquire(cx, g, need).await?;
+    let get = async {
+        if need.cluster {
+            acquire(cx, g, need).await
+        } else {
+            Ok(no_cluster())
+        }
+    };
+    let (built, acquired) = tokio::join!(build, get);
+    let acquired = acquired?;
+    if let Err(e) = built {
+        if acquired.owned {
+            let _ = delete_recorded(engine, &state_base(), &acquired.handle.name).await;
+        }
+        return Err(e);
+    }
     let ready = Instant::now();
     recorder.cluster(&acquired.handle.name, |c| {
         if acquired.owned {
@@ -350,8 +369,12 @@ async fn run_group(
             // The nodes get every image the manifests use, so kubelet never pulls.
             let t = Instant::now();
             let nodes = kind_nodes(engine, &acquired.handle.name).await?;
-            for image in &images {
-                crate::cluster::image_load::load_image(engine, image, &nodes).await?;
+            // Every image at once (each goes to its nodes at once, too).
+            let loads = images
+                .iter()
+                .map(|image| crate::cluster::image_load::load_image(engine, image, &nodes));
+            for loaded in futures_util::future::join_all(loads).await {
+                loaded?;
             }
             recorder.phase("image_load", t, Instant::now());
         }
@@ -584,6 +607,22 @@ async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppErr
         handle,
         owned: true,
     })
+}
+
+/// What a group of variants that use no cluster runs on: nothing.
+fn no_cluster() -> Acquired {
+    Acquired {
+        handle: ClusterHandle {
+            name: "(no cluster)".into(),
+            kubeconfig: PathBuf::new(),
+            context: None,
+            nodes: Vec::new(),
+            provider: "none",
+            network: None,
+        },
+        network: network_name(),
+        owned: false,
+    }
 }
 
 /// A short suffix telling this run's clusters apart.

@@ -94,6 +94,9 @@ pub struct Needs {
     pub host_probe: bool,
     /// The probe image in Docker (probes from a node).
     pub node_probe: bool,
+    /// The cluster at all: every step but `kind-create` (which makes its own throwaway
+    /// nodes), `sleep` and assertions on step results uses it.
+    pub cluster: bool,
 }
 
 impl Needs {
@@ -102,6 +105,7 @@ impl Needs {
             api: self.api || o.api,
             host_probe: self.host_probe || o.host_probe,
             node_probe: self.node_probe || o.node_probe,
+            cluster: self.cluster || o.cluster,
         }
     }
 }
@@ -112,6 +116,12 @@ pub fn needs(v: &Variant) -> Needs {
         ..Default::default()
     };
     for s in all_steps(v) {
+        if !matches!(
+            s.action,
+            Action::KindCreate { .. } | Action::Sleep(_) | Action::Assert(Assertion::Result { .. })
+        ) {
+            n.cluster = true;
+        }
         match &s.action {
             Action::Apply { .. }
             | Action::Patch { .. }
@@ -139,6 +149,7 @@ pub fn needs(v: &Variant) -> Needs {
             _ => {}
         }
     }
+    n.cluster |= n.api;
     n
 }
 

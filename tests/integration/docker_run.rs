@@ -261,8 +261,9 @@ variants:
       - exec: {node: worker, command: [echo, ok]}
       - exec: {node: worker2, command: [echo, ok]}
   - name: slow
-    expect: sleeps long enough to be interrupted
+    expect: uses a node, then sleeps long enough to be interrupted
     steps:
+      - exec: {node: worker, command: [echo, ok]}
       - sleep: 60s
 "#;
 
@@ -380,6 +381,23 @@ async fn docker_run_kind_create_judges_a_config_as_old_kind_and_leaves_nothing()
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.contains("PASS  kind-random-hostports/bug"), "{out}");
+    // Without --cluster, a run of that variant alone creates no cluster at all: kind-create
+    // makes its own throwaway nodes, and nothing else uses the cluster.
+    let before = std::fs::read_to_string(w.log()).unwrap_or_default();
+    let o = w
+        .cmd()
+        .args(["run", "--image", &w.image, "--variant", "bug"])
+        .arg(&suite)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(!err.contains("creating kind cluster"), "{err}");
+    let after = std::fs::read_to_string(w.log()).unwrap_or_default();
+    assert!(
+        !after[before.len()..].contains("create cluster --name kp-"),
+        "{after}"
+    );
     // A "kind 0.21" that creates a cluster anyway (the fake does not validate): the step counts
     // the node containers it made, the assertion fails on it, and they are removed.
     let o = w
