@@ -13,6 +13,7 @@ mod docker_run;
 mod existing_cluster;
 mod kind_cluster;
 mod kind_conformance;
+mod mini_api;
 mod parallel;
 mod scenario_corpus;
 mod support;
