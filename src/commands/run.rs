@@ -422,6 +422,7 @@ async fn run_group(
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("kindproof-artifacts")),
             verbose: args.verbose,
+            keep: args.keep,
             scheduler: &scheduler,
             recorder: cx.recorder,
             pending: &pending,

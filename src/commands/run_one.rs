@@ -34,6 +34,8 @@ pub(super) struct Shared<'a> {
     pub run_id: &'a str,
     pub artifacts: PathBuf,
     pub verbose: bool,
+    /// `--keep`: a variant that did not pass keeps its namespace and objects.
+    pub keep: bool,
     pub scheduler: &'a Scheduler,
     pub recorder: &'a Recorder,
     /// Namespaces deleted in the background, waited for once at the end.
@@ -137,7 +139,13 @@ pub(super) async fn run_one(sh: &Shared<'_>, s: &Scenario, v: &Variant, i: usize
     let namespace = pods::namespace_name(&id.replace('/', "-"), &format!("{}{i}", sh.run_id));
     let mut report = run_in(sh, s, v, &namespace).await;
     let mut teardown_time = Duration::ZERO;
-    if let Some(k) = &sh.kube {
+    let kept = sh.keep && !matches!(report.status, Status::Passed | Status::Skipped { .. });
+    if kept {
+        eprintln!(
+            "kindproof: kept namespace {namespace} of {id} (--keep); what it holds stays held"
+        );
+    }
+    if let Some(k) = sh.kube.as_ref().filter(|_| !kept) {
         let t = Instant::now();
         if let Err(e) = tear_down(k, &namespace, &held).await {
             if report.status.is_passed() {
