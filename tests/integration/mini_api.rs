@@ -247,7 +247,7 @@ async fn docker_run_never_overlaps_variants_holding_one_nodeport() {
         .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    let a = api.lock().unwrap();
+    let a = std::mem::take(&mut *api.lock().unwrap());
     assert!(
         a.refused.is_empty(),
         "a nodePort was asked for twice: {:?}",
