@@ -4,6 +4,10 @@
 //! baseline, measured in the same run, is the same 2,000 backend calls made directly in a loop.
 //! Goals: under 2 ms of overhead per step; under 50 MB peak memory for the whole run.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_mb;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,18 +22,6 @@ const SCENARIOS: usize = 200;
 const STEPS: usize = 10;
 const GOAL_PER_STEP: Duration = Duration::from_millis(2);
 const GOAL_PEAK_MB: f64 = 50.0;
-
-/// Peak resident memory of this process so far (VmHWM), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn write_scenarios(root: &Path) {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,6 +3,10 @@
 //! by `Scheduler` with `-j 8`, against the same bodies run with no scheduling at all (the
 //! baseline, measured in the same run). Goal: ≤ 2 ms per variant, ≤ 50 MB peak.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_mb;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,17 +17,6 @@ const VARIANTS: usize = 200;
 const ROUNDS: usize = 5;
 const GOAL_PER_VARIANT: Duration = Duration::from_millis(2);
 const GOAL_PEAK_MB: f64 = 50.0;
-
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn claims(i: usize) -> Claims {
     match i % 10 {

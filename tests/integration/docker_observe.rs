@@ -9,7 +9,7 @@
 use kindproof::docker::bollard_engine::BollardEngine;
 
 use crate::docker_clusters::World;
-use crate::support::text;
+use crate::support::{read_request, respond, stand_in_kubeconfig, text};
 
 /// busybox httpd on `port` in the node, answering `GET /identity` with `who`'s identity; with
 /// `after` it starts that much later (in the background: the exec returns at once).
@@ -175,7 +175,6 @@ async fn pods_api(
     node: String,
     stale: u64,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -188,15 +187,12 @@ async fn pods_api(
             };
             let (node, count) = (node.clone(), count.clone());
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = s.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                let (status, body) = if head.starts_with("GET /api/v1/namespaces/")
-                    && head
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or("")
-                        .contains("/pods")
+                let Some((method, path, _)) = read_request(&mut s).await else {
+                    return;
+                };
+                let (status, body) = if method == "GET"
+                    && path.starts_with("/api/v1/namespaces/")
+                    && path.ends_with("/pods")
                 {
                     let k = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let ready_at = if k < stale {
@@ -220,17 +216,7 @@ async fn pods_api(
                         serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}),
                     )
                 };
-                let body = serde_json::to_vec(&body).unwrap();
-                let _ = s
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-                let _ = s.write_all(&body).await;
+                respond(&mut s, status, &body).await;
             });
         }
     });
@@ -258,13 +244,7 @@ async fn docker_observe_a_wait_after_a_node_restart_ignores_the_ready_from_befor
     let control_plane = nodes[0].name.clone();
     let (url, served) = pods_api(control_plane.clone(), 3).await;
     let kubeconfig = w.tmp.path().join("stand-in.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {{server: '{url}'}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\nusers:\n- name: u\n  user: {{token: test}}\n"
-        ),
-    )
-    .unwrap();
+    stand_in_kubeconfig(&kubeconfig, &url);
     let dir = w.tmp.path().join("scenarios/restart");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::docker_clusters::World;
-use crate::support::text;
+use crate::support::{read_request, respond, stand_in_kubeconfig, text};
 
 #[derive(Default)]
 struct Api {
@@ -19,45 +18,6 @@ struct Api {
     /// (namespace, name) → nodePorts.
     services: BTreeMap<(String, String), Vec<u64>>,
     refused: Vec<String>,
-}
-
-async fn request(s: &mut tokio::net::TcpStream) -> Option<(String, String, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let end = loop {
-        let n = s.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(e) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break e;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < end + 4 + len {
-        let n = s.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let mut first = head.lines().next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let path = first.next()?.split('?').next()?.to_string();
-    Some((
-        method,
-        path,
-        String::from_utf8_lossy(&buf[end + 4..]).to_string(),
-    ))
 }
 
 fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
@@ -170,18 +130,11 @@ async fn serve(api: Arc<Mutex<Api>>) -> String {
         while let Ok((mut s, _)) = listener.accept().await {
             let api = api.clone();
             tokio::spawn(async move {
-                let Some((method, path, body)) = request(&mut s).await else {
+                let Some((method, path, body)) = read_request(&mut s).await else {
                     return;
                 };
                 let (code, reply) = answer(&api, &method, &path, &body);
-                let reply = serde_json::to_vec(&reply).unwrap();
-                let _ = s
-                    .write_all(
-                        format!("HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", reply.len())
-                            .as_bytes(),
-                    )
-                    .await;
-                let _ = s.write_all(&reply).await;
+                respond(&mut s, &format!("{code} X"), &reply).await;
             });
         }
     });
@@ -223,11 +176,7 @@ async fn docker_run_never_overlaps_variants_holding_one_nodeport() {
     let api = Arc::new(Mutex::new(Api::default()));
     let url = serve(api.clone()).await;
     let kubeconfig = w.tmp.path().join("mini.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: m\n  cluster: {{server: '{url}'}}\ncontexts:\n- name: m\n  context: {{cluster: m, user: u}}\ncurrent-context: m\nusers:\n- name: u\n  user: {{token: test}}\n"),
-    )
-    .unwrap();
+    stand_in_kubeconfig(&kubeconfig, &url);
     for (name, port) in [("first", 30001), ("second", 30001), ("third", 30002)] {
         let dir = w.tmp.path().join(format!("ports/{name}"));
         std::fs::create_dir_all(&dir).unwrap();

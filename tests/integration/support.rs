@@ -202,3 +202,69 @@ impl Drop for RunScope {
         }
     }
 }
+
+/// One request to a test's API stand-in: method, path (without the query) and body.
+pub async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(String, String, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let end = loop {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(e) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break e;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < end + 4 + len {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let mut first = head.lines().next()?.split_whitespace();
+    let method = first.next()?.to_string();
+    let path = first.next()?.split('?').next()?.to_string();
+    Some((
+        method,
+        path,
+        String::from_utf8_lossy(&buf[end + 4..]).to_string(),
+    ))
+}
+
+/// Answer a stand-in's request with `body` as JSON, and close.
+pub async fn respond(s: &mut tokio::net::TcpStream, status: &str, body: &serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let body = serde_json::to_vec(body).unwrap();
+    let _ = s
+        .write_all(
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+    let _ = s.write_all(&body).await;
+}
+
+/// A kubeconfig at `path` whose one context reaches `server` (a stand-in on 127.0.0.1).
+pub fn stand_in_kubeconfig(path: &Path, server: &str) {
+    std::fs::write(
+        path,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {{server: '{server}'}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\nusers:\n- name: u\n  user: {{token: test}}\n"),
+    )
+    .unwrap();
+}

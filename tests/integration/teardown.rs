@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use kindproof::kube_ops::client::Kube;
 use kindproof::kube_ops::teardown::{delete_namespace_background, release_now};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{read_request, respond, stand_in_kubeconfig};
 
 #[derive(Default)]
 struct World {
@@ -19,39 +20,6 @@ struct World {
     pod_gone_at: Option<Instant>,
     pod: bool,
     requests: Vec<String>,
-}
-
-async fn read_request(s: &mut tokio::net::TcpStream) -> (String, String) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = s.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = s.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let body = String::from_utf8_lossy(&buf[end + 4..]).to_string();
-            return (head, body);
-        }
-    }
-    (String::new(), String::new())
 }
 
 async fn stand_in(world: Arc<Mutex<World>>) -> String {
@@ -64,11 +32,10 @@ async fn stand_in(world: Arc<Mutex<World>>) -> String {
             };
             let world = world.clone();
             tokio::spawn(async move {
-                let (head, body) = read_request(&mut s).await;
-                let line = head.lines().next().unwrap_or("").to_string();
-                let mut parts = line.split_whitespace();
-                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                let path = path.split('?').next().unwrap_or("").to_string();
+                let Some((method, path, body)) = read_request(&mut s).await else {
+                    return;
+                };
+                let method = method.as_str();
                 let grace0 = body.contains("\"gracePeriodSeconds\":0");
                 let (status, reply) = {
                     let mut w = world.lock().unwrap();
@@ -126,14 +93,7 @@ async fn stand_in(world: Arc<Mutex<World>>) -> String {
                         ),
                     }
                 };
-                let reply = serde_json::to_vec(&reply).unwrap();
-                let _ = s
-                    .write_all(
-                        format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", reply.len())
-                            .as_bytes(),
-                    )
-                    .await;
-                let _ = s.write_all(&reply).await;
+                respond(&mut s, status, &reply).await;
             });
         }
     });
@@ -150,11 +110,7 @@ async fn teardown_frees_a_nodeport_and_its_pods_at_once_whatever_the_pods_do_wit
     let url = stand_in(world.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {{server: '{url}'}}\ncontexts:\n- name: s\n  context: {{cluster: s, user: u}}\ncurrent-context: s\nusers:\n- name: u\n  user: {{token: test}}\n"),
-    )
-    .unwrap();
+    stand_in_kubeconfig(&kubeconfig, &url);
     let kube = Kube::connect(&kubeconfig, None).await.unwrap();
     let service: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
