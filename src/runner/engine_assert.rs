@@ -444,13 +444,7 @@ impl<B: Backend> Run<'_, B> {
                 ready,
                 nodes,
             } => {
-                let svc = self.resolve(service)?;
-                let slices = self
-                    .backend
-                    .endpoint_slices(&ns, &svc)
-                    .await
-                    .map_err(Status::broken)?;
-                let eps = cond::ready_endpoints(&slices);
+                let (svc, eps) = self.ready_endpoints(service).await?;
                 let mut on: Vec<String> = eps.iter().filter_map(|(_, n)| n.clone()).collect();
                 on.sort();
                 on.dedup();

@@ -157,13 +157,7 @@ impl<B: Backend> Run<'_, B> {
                 }
             }
             WaitFor::Endpoints { service, ready } => {
-                let svc = self.resolve(service)?;
-                let slices = self
-                    .backend
-                    .endpoint_slices(&ns, &svc)
-                    .await
-                    .map_err(Status::broken)?;
-                let eps = cond::ready_endpoints(&slices);
+                let (svc, eps) = self.ready_endpoints(service).await?;
                 Look {
                     holds: eps.len() >= *ready as usize,
                     seen: format!("{} ready endpoints of {svc}: {eps:?}", eps.len()),

@@ -6,16 +6,14 @@ use std::io::Write;
 
 use kindproof::cluster::provider::{ClusterProvider, ExistingCluster};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serve `GET /api/v1/nodes` with `nodes` on 127.0.0.1 until the test ends; the server's URL.
 async fn api_server(nodes: serde_json::Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let body = serde_json::to_vec(&json!({
+    let body = json!({
         "kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": nodes
-    }))
-    .unwrap();
+    });
     tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
@@ -23,25 +21,15 @@ async fn api_server(nodes: serde_json::Value) -> String {
             };
             let body = body.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = s.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let ok = head.starts_with("GET /api/v1/nodes");
-                let (status, body) = if ok {
-                    ("200 OK", body)
-                } else {
-                    ("404 Not Found", br#"{"kind":"Status","code":404}"#.to_vec())
+                let Some((method, path, _)) = crate::support::read_request(&mut s).await else {
+                    return;
                 };
-                let _ = s
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-                let _ = s.write_all(&body).await;
+                if method == "GET" && path == "/api/v1/nodes" {
+                    crate::support::respond(&mut s, "200 OK", &body).await;
+                } else {
+                    let missing = json!({"kind": "Status", "code": 404});
+                    crate::support::respond(&mut s, "404 Not Found", &missing).await;
+                }
             });
         }
     });
