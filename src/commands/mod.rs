@@ -7,5 +7,6 @@ pub mod list;
 pub mod ports;
 pub mod report;
 pub mod run;
+mod run_cluster;
 mod run_one;
 pub mod validate;

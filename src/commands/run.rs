@@ -1,7 +1,7 @@
 //! `kindproof run`: load and check every scenario, pick the variants, get each cluster shape
-//! once (create it with kind, or use the one named by `--cluster` / `--kubeconfig`), run the
-//! variants in their own namespaces (up to `-j` at a time), clean up, report, and exit with
-//! the documented code: 1 when an assertion failed, 3 when the harness broke.
+//! once (`run_cluster`), run the variants in their own namespaces (`run_one`; up to `-j` at a
+//! time where their claims allow), clean up, report with the timeline, and exit with the
+//! documented code: 1 when an assertion failed, 3 when the harness broke.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,15 +9,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use super::run_cluster::{acquire, no_cluster};
 use super::run_one::{Shared, run_one};
-use crate::cluster::kind::{check_kind, check_provider, cluster_name, node_image};
-use crate::cluster::kind_network::network_name;
+use crate::cluster::kind::{check_kind, check_provider};
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{
-    ClusterHandle, ClusterProvider, ExistingCluster, KindCluster, from_kind,
-};
 use crate::cluster::state::{self, state_base};
-use crate::commands::cluster::{delete_recorded, prepare, provider};
+use crate::commands::cluster::delete_recorded;
 use crate::commands::validate::load_scenarios;
 use crate::docker::api::Engine;
 use crate::docker::bollard_engine::BollardEngine;
@@ -255,22 +252,15 @@ impl Drop for BarGuard {
 /// How long the run waits, at its end, for the namespaces it deleted in the background.
 const STRAGGLERS: Duration = Duration::from_secs(60);
 
-/// A cluster a group runs on, and whether this run owns it (deletes it).
-struct Acquired {
-    handle: ClusterHandle,
-    network: String,
-    owned: bool,
-}
-
 /// What every group of a run shares.
 #[derive(Clone, Copy)]
-struct Ctx<'a> {
-    engine: &'a BollardEngine,
-    args: &'a RunArgs,
-    scenarios: &'a [Scenario],
-    run_id: &'a str,
-    version: crate::kind_config::version::KindVersion,
-    recorder: &'a Recorder,
+pub(super) struct Ctx<'a> {
+    pub engine: &'a BollardEngine,
+    pub args: &'a RunArgs,
+    pub scenarios: &'a [Scenario],
+    pub run_id: &'a str,
+    pub version: crate::kind_config::version::KindVersion,
+    pub recorder: &'a Recorder,
 }
 
 async fn run_group(
@@ -509,134 +499,4 @@ async fn run_group(
         }
     }
     result
-}
-
-async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppError> {
-    let Ctx {
-        engine,
-        args,
-        scenarios,
-        run_id,
-        version,
-        recorder: _,
-    } = cx;
-    let network = network_name();
-    if let Some(name) = &args.cluster {
-        // A kind cluster that exists (e.g. made by `up`): nodes from Docker.
-        let nodes = kind_nodes(engine, name).await?;
-        if nodes.is_empty() {
-            return Err(crate::cluster::image_load::LoadError::NoNodes {
-                cluster: name.clone(),
-            }
-            .into());
-        }
-        let recorded = state::kubeconfig(&state_base(), name);
-        let kubeconfig = args.kubeconfig.clone().unwrap_or(recorded);
-        if need.api && !kubeconfig.is_file() {
-            return Err(AppError::InvalidInput(format!(
-                "cluster {name} has no kubeconfig kindproof knows; name one with --kubeconfig"
-            )));
-        }
-        return Ok(Acquired {
-            handle: ClusterHandle {
-                name: name.clone(),
-                kubeconfig,
-                context: args.context.clone(),
-                nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
-                provider: "kind",
-                network: Some(network.clone()),
-            },
-            network,
-            owned: false,
-        });
-    }
-    if let Some(kubeconfig) = &args.kubeconfig {
-        let handle = ExistingCluster {
-            kubeconfig: kubeconfig.clone(),
-            context: args.context.clone(),
-        }
-        .acquire()
-        .await?;
-        return Ok(Acquired {
-            handle,
-            network,
-            owned: false,
-        });
-    }
-    let first = &scenarios[g.picks[0].scenario];
-    let image = node_image(engine, args.image.as_deref().or(g.image.as_deref())).await?;
-    let stem = g
-        .config_file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| first.name.clone());
-    let name = cluster_name(&stem, &format!("{run_id}{}", group_index(g, scenarios)));
-    let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-    let (req, resolution) = prepare(
-        engine,
-        &spec.config,
-        version,
-        &name,
-        image,
-        run_id,
-        false,
-        args.wait,
-    )
-    .await?;
-    eprintln!(
-        "kindproof: creating kind cluster {name} for {}",
-        g.config_file.display()
-    );
-    let cluster = KindCluster {
-        provider: provider(engine),
-        request: req,
-        wait_ready: need.api,
-    };
-    let handle = match cluster.acquire().await {
-        Ok(h) => h,
-        Err(e) => {
-            // Created but never Ready (or half made): it must not stay behind.
-            let kubeconfig = cluster.request.dir.join("kubeconfig");
-            let _ = cluster.provider.delete(&name, Some(&kubeconfig)).await;
-            let _ = state::remove(&state_base(), &name);
-            return Err(e.into());
-        }
-    };
-    drop(resolution);
-    Ok(Acquired {
-        network: handle.network.clone().unwrap_or_else(network_name),
-        handle,
-        owned: true,
-    })
-}
-
-/// What a group of variants that use no cluster runs on: nothing.
-fn no_cluster() -> Acquired {
-    Acquired {
-        handle: ClusterHandle {
-            name: "(no cluster)".into(),
-            kubeconfig: PathBuf::new(),
-            context: None,
-            nodes: Vec::new(),
-            provider: "none",
-            network: None,
-        },
-        network: network_name(),
-        owned: false,
-    }
-}
-
-/// A short suffix telling this run's clusters apart.
-fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
-    let key = format!(
-        "{}{}",
-        g.config_file.display(),
-        g.picks
-            .iter()
-            .map(|p| scenarios[p.scenario].name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let h = crate::fnv::fnv1a(key.as_bytes());
-    format!("{:x}", h & 0xf)
 }

@@ -474,20 +474,6 @@ impl<'a, B: Backend> Run<'a, B> {
         })
     }
 
-    /// The ready endpoints (address, node) of Service `service` in the variant's namespace.
-    pub(super) async fn ready_endpoints(
-        &self,
-        service: &Template,
-    ) -> Result<(String, Vec<(String, Option<String>)>), Status> {
-        let svc = self.resolve(service)?;
-        let slices = self
-            .backend
-            .endpoint_slices(&self.cx.namespace, &svc)
-            .await
-            .map_err(Status::broken)?;
-        Ok((svc, crate::kube_ops::wait::ready_endpoints(&slices)))
-    }
-
     /// From now on, waits believe `node`'s status (and its pods') only if written after now.
     fn disrupted(&mut self, node: &Node, what: DisruptionKind, began: SystemTime) {
         self.state.disruptions.push(Disruption {

@@ -50,6 +50,20 @@ impl<B: Backend> Run<'_, B> {
         }
     }
 
+    /// The ready endpoints (address, node) of Service `service` in the variant's namespace.
+    pub(super) async fn ready_endpoints(
+        &self,
+        service: &Template,
+    ) -> Result<(String, Vec<(String, Option<String>)>), Status> {
+        let svc = self.resolve(service)?;
+        let slices = self
+            .backend
+            .endpoint_slices(&self.cx.namespace, &svc)
+            .await
+            .map_err(Status::broken)?;
+        Ok((svc, crate::kube_ops::wait::ready_endpoints(&slices)))
+    }
+
     /// When the kubelet of each node in `nodes` last renewed its Lease.
     async fn leases(
         &self,
