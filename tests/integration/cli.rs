@@ -179,3 +179,46 @@ fn ports_refuses_an_invalid_config_with_exit_2() {
     );
     assert!(stdout.is_empty(), "{stdout}");
 }
+
+#[test]
+fn report_timeline_reads_a_recorded_run_and_refuses_what_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"kindproof": "0.1.0", "passed": true, "phases": {}, "variants": [],
+            "timeline": {"clusters": [{"name": "c", "create": [0.0, 20.0], "ready": 22.0}],
+                "variants": [
+                    {"id": "a/x", "cluster": "c", "queued": 22.0, "start": 22.0, "end": 32.0, "steps": 10.0, "teardown": 0.2, "claims": ["nodePort 30001"]},
+                    {"id": "a/y", "cluster": "c", "queued": 22.0, "start": 32.0, "end": 40.0, "steps": 8.0, "teardown": 0.2, "claims": ["nodePort 30001"]}],
+                "wall": 44.0}})
+        .to_string(),
+    )
+    .unwrap();
+    let o = kindproof()
+        .args(["report", "timeline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    // 22 s to ready + 18 s of variants sharing nodePort 30001.
+    assert!(out.starts_with("floor   40.0s"), "{out}");
+    assert!(out.contains("ratio   1.10"), "{out}");
+    let o = kindproof()
+        .args(["report", "timeline", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["floor"], 40.0);
+    assert_eq!(a["critical"], "c");
+    std::fs::write(&file, "{}").unwrap();
+    let o = kindproof()
+        .args(["report", "timeline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("no `timeline` field"), "{}", text(&o).1);
+}
