@@ -183,7 +183,6 @@ impl<'a, B: Backend> Run<'a, B> {
             Action::Wait(_) | Action::Assert(_) => step.timeout + HANG_GRACE,
             _ => step.timeout,
         };
-        self.extra = StepExtra::default();
         let status = match tokio::time::timeout(bound, self.action(step)).await {
             Ok(s) => s,
             Err(_) => Status::failed(

@@ -83,19 +83,7 @@ impl<B: Backend> Run<'_, B> {
             )
             .await
             .map_err(Status::broken)?;
-        if run.kind == Kind::Connect && target.is_some() {
-            // The other targets keep what they last said.
-            let fresh = connect_summaries(&ran.stdout).map_err(Status::broken)?;
-            let all = self.state.connect.entry(id.to_string()).or_default();
-            for f in fresh {
-                match all.iter_mut().find(|s| s.target == f.target) {
-                    Some(old) => *old = f,
-                    None => all.push(f),
-                }
-            }
-        } else {
-            self.keep(id, run.kind, &ran)?;
-        }
+        self.keep(id, run.kind, &ran)?;
         self.state.probes.insert(id.to_string(), run);
         Ok(())
     }
@@ -109,8 +97,15 @@ impl<B: Backend> Run<'_, B> {
         let id = id.to_string();
         match kind {
             Kind::Connect => {
-                let s = connect_summaries(&ran.stdout).map_err(Status::broken)?;
-                self.state.connect.insert(id, s);
+                // Target by target: a run to some of the targets leaves the others' results.
+                let fresh = connect_summaries(&ran.stdout).map_err(Status::broken)?;
+                let all = self.state.connect.entry(id).or_default();
+                for f in fresh {
+                    match all.iter_mut().find(|s| s.target == f.target) {
+                        Some(old) => *old = f,
+                        None => all.push(f),
+                    }
+                }
             }
             Kind::Dns => {
                 let s = dns_summary(&ran.stdout).map_err(Status::broken)?;

@@ -38,9 +38,11 @@ fn stamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The API's timestamps (`2026-12-01T19:12:07Z`, MicroTime `…07.123456Z`).
-pub fn parse_time(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()
+/// RFC 3339 timestamps as the API and the probe write them (`2026-12-01T19:12:07Z`, MicroTime
+/// `…07.123456Z`, milliseconds `…07.123Z`).
+pub fn parse_time(text: &str) -> Result<SystemTime, humantime::TimestampError> {
+    humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
+        .or_else(|_| humantime::parse_rfc3339(text))
 }
 
 /// The API keeps most timestamps in whole seconds: a write in the second the disruption ended
@@ -62,7 +64,7 @@ fn kubelet_status_write(pod: &Value) -> Option<SystemTime> {
         .as_array()?
         .iter()
         .filter(|m| m["manager"] == "kubelet" && m["subresource"] == "status")
-        .filter_map(|m| m["time"].as_str().and_then(parse_time))
+        .filter_map(|m| m["time"].as_str().and_then(|t| parse_time(t).ok()))
         .max()
 }
 
@@ -72,7 +74,7 @@ fn ready_since(pod: &Value) -> Option<SystemTime> {
         .iter()
         .find(|c| c["type"] == "Ready")?["lastTransitionTime"]
         .as_str()
-        .and_then(parse_time)
+        .and_then(|t| parse_time(t).ok())
 }
 
 /// The disruption a pod's status must be newer than: the last one of the pod's node.
@@ -133,10 +135,7 @@ pub fn node_evidence(d: &Disruption, lease_renewed: Option<SystemTime>) -> Optio
 
 /// `spec.renewTime` of a Lease.
 pub fn lease_renewed(lease: &Value) -> Option<SystemTime> {
-    lease
-        .pointer("/spec/renewTime")?
-        .as_str()
-        .and_then(parse_time)
+    parse_time(lease.pointer("/spec/renewTime")?.as_str()?).ok()
 }
 
 #[cfg(test)]

@@ -125,9 +125,7 @@ pub(crate) fn routing(
 }
 
 fn parse_time(t: &str) -> Result<SystemTime, Status> {
-    humantime::parse_rfc3339_weak(t.trim_end_matches('Z'))
-        .or_else(|_| humantime::parse_rfc3339(t))
-        .map_err(|e| Status::broken(format!("not a timestamp: {t:?}: {e}")))
+    super::fresh::parse_time(t).map_err(|e| Status::broken(format!("not a timestamp: {t:?}: {e}")))
 }
 
 /// DNS checks on a dns probe's summary.
