@@ -88,7 +88,6 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             picks: picks.clone(),
         }],
     };
-    let phases_of_groups = std::sync::Mutex::new(Phases::default());
     let recorder = Recorder::new(started);
     recorder.phase("load", started, Instant::now());
     let cx = Ctx {
@@ -105,14 +104,13 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         // order of the groups.
         let runs = groups.iter().enumerate().map(|(gi, g)| {
             let (args, scenarios) = (&args, &scenarios);
-            let phases = &phases_of_groups;
             async move {
                 let need = g
                     .picks
                     .iter()
                     .map(|p| needs(&scenarios[p.scenario].variants[p.variant]))
                     .fold(Needs::default(), Needs::merge);
-                let got = run_group(cx, g, need, phases).await;
+                let got = run_group(cx, g, need).await;
                 let reports = match got {
                     Ok(r) => r,
                     Err(e) => g
@@ -152,16 +150,13 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             return Err(AppError::Interrupted);
         }
     }
-    {
-        let g = phases_of_groups.lock().expect("not poisoned");
-        phases.stragglers = g.stragglers.clone();
-    }
     // Wall-clock phases: the union of each phase's intervals across clusters and variants.
     phases.cluster_create = recorder.phase_total("cluster_create");
     phases.image_load = recorder.phase_total("image_load");
     phases.cluster_delete = recorder.phase_total("cluster_delete");
     phases.variants = recorder.phase_total("variants");
     let timeline = recorder.finish();
+    phases.stragglers = timeline.stragglers.clone();
     phases.total = started.elapsed();
     let all: Vec<[f64; 2]> = timeline.phases.values().flatten().copied().collect();
     phases.harness =
@@ -263,12 +258,7 @@ pub(super) struct Ctx<'a> {
     pub recorder: &'a Recorder,
 }
 
-async fn run_group(
-    cx: Ctx<'_>,
-    g: &Group,
-    need: Needs,
-    phases: &std::sync::Mutex<Phases>,
-) -> Result<Vec<VariantReport>, AppError> {
+async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantReport>, AppError> {
     let Ctx {
         engine,
         args,
@@ -455,7 +445,7 @@ async fn run_group(
                     "kindproof: namespaces still terminating after {STRAGGLERS:?}: {}",
                     left.join(", ")
                 );
-                phases.lock().expect("not poisoned").stragglers.extend(left);
+                recorder.straggled(left);
             }
         }
         Ok(reports)

@@ -55,6 +55,9 @@ pub struct Timeline {
     #[serde(default)]
     pub phases: BTreeMap<String, Vec<[At; 2]>>,
     pub wall: f64,
+    /// Namespaces still terminating when the run ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stragglers: Vec<String>,
 }
 
 /// The total length of the union of `spans`.
@@ -244,6 +247,11 @@ impl Recorder {
         });
     }
 
+    /// Namespaces that were still there when the run stopped waiting for them.
+    pub fn straggled(&self, names: Vec<String>) {
+        self.with(|t| t.stragglers.extend(names));
+    }
+
     pub fn variant(&self, v: VariantSpan) {
         self.with(|t| t.variants.push(v));
     }
@@ -338,6 +346,7 @@ mod tests {
             ],
             phases: Default::default(),
             wall: 72.5,
+            stragglers: vec![],
         };
         let a = analyse(&t);
         // 24 s to ready + 10 s alone + max(12 s of nodePort 30001, 8 s).
@@ -377,6 +386,7 @@ mod tests {
             ],
             phases: Default::default(),
             wall: 52.0,
+            stragglers: vec![],
         };
         let a = analyse(&t);
         assert!((a.floor - 51.0).abs() < 1e-9, "{a:?}");
