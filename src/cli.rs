@@ -80,14 +80,14 @@ pub enum Command {
         #[arg(value_name = "CONFIG")]
         config: PathBuf,
         /// The cluster name [default: kp-<config name>-<run id>]
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = cluster_name)]
         name: Option<String>,
         /// The node image; must be present locally, kindproof never pulls [default:
         /// $KINDPROOF_NODE_IMAGE, else the newest local kindest/node]
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
         /// How long kind waits for the control plane
-        #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::scenario::convert::duration)]
         wait: std::time::Duration,
         /// Also add the cluster to your own kubeconfig ($KUBECONFIG or ~/.kube/config); without
         /// this, kindproof writes only the cluster's private kubeconfig
@@ -97,8 +97,8 @@ pub enum Command {
     /// Delete a kind cluster (one made by `up`, or any other) and forget its kubeconfig
     #[command(after_help = EXIT_CODES_HELP)]
     Down {
-        /// The cluster name
-        #[arg(value_name = "NAME")]
+        /// The cluster name (not a path: kindproof deletes only its own record of it)
+        #[arg(value_name = "NAME", value_parser = cluster_name)]
         name: String,
     },
     /// Remove what runs whose process is gone left behind: the clusters they created (not those
@@ -106,7 +106,7 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Clean {
         /// Only what is at least this old (e.g. 30m, 2h)
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::scenario::convert::duration)]
         older_than: Option<std::time::Duration>,
     },
     /// Print the JSON Schema of scenario files, for editors (YAML language servers)
@@ -149,7 +149,7 @@ pub enum ImageCommand {
     #[command(after_help = EXIT_CODES_HELP)]
     Load {
         /// The kind cluster's name
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = cluster_name)]
         cluster: String,
         /// The image to load [default: kindproof/probe:<version>]
         #[arg(long, value_name = "IMAGE")]
@@ -165,7 +165,7 @@ pub struct RunCommand {
     pub paths: Vec<PathBuf>,
     /// Cluster shapes made at once, and scenarios run at once on each (variants of one
     /// scenario take turns)
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 2)]
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 2, value_parser = positive)]
     pub jobs: usize,
     /// Only variants whose `scenario/variant` contains this
     #[arg(long, value_name = "PATTERN")]
@@ -181,31 +181,55 @@ pub struct RunCommand {
     #[arg(long, value_name = "hash:K/N")]
     pub partition: Option<crate::runner::plan::Partition>,
     /// Run on this existing kind cluster (e.g. made by `up`) instead of creating one
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = cluster_name, conflicts_with = "kubeconfig")]
     pub cluster: Option<String>,
     /// Run on the cluster of this kubeconfig (no kind lifecycle; nodes from the API)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = existing_file)]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context [default: its current context]
-    #[arg(long, value_name = "NAME")]
+    /// The kubeconfig context [default: its current context]; needs --kubeconfig
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
     pub context: Option<String>,
     /// The node image for clusters this run creates (must be local)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// Write a JUnit XML report here
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::output::output_file)]
     pub report_junit: Option<PathBuf>,
     /// Write a JSON report (steps, timings) here
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::output::output_file)]
     pub report_json: Option<PathBuf>,
     /// Where diagnostics bundles of variants that do not pass are written
     /// (<DIR>/<run id>/<scenario>/<variant>/)
-    #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts")]
+    #[arg(long, value_name = "DIR", default_value = "kindproof-artifacts", value_parser = crate::output::output_dir)]
     pub artifacts: PathBuf,
     /// How long to wait for a created cluster: kind's control plane, then every node Ready
-    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = crate::scenario::convert::duration)]
     pub wait: std::time::Duration,
     /// Show the steps of passing variants too
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// A kind cluster name (see [`crate::cluster::state::check_name`]).
+fn cluster_name(s: &str) -> Result<String, String> {
+    crate::cluster::state::check_name(s).map(|()| s.to_string())
+}
+
+/// A count of at least 1.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An input file that exists and is a regular file.
+fn existing_file(s: &str) -> Result<std::path::PathBuf, String> {
+    let p = std::path::PathBuf::from(s);
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => Ok(p),
+        Ok(_) => Err(format!("{s} is not a regular file")),
+        Err(e) => Err(format!("{s}: {e}")),
+    }
 }

@@ -18,7 +18,7 @@ fn main() {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("kindproof: failed to start the async runtime: {e}");
+            kindproof::errln!("kindproof: failed to start the async runtime: {e}");
             std::process::exit(kindproof::exit::INFRASTRUCTURE);
         }
     };
@@ -95,7 +95,7 @@ fn main() {
             Command::Clean { older_than } => commands::cluster::clean(older_than).await,
             Command::Schema => {
                 let schema = schemars::schema_for!(kindproof::scenario::raw::Scenario);
-                println!(
+                kindproof::outln!(
                     "{}",
                     serde_json::to_string_pretty(&schema).expect("a schema serializes")
                 );
@@ -104,10 +104,15 @@ fn main() {
             Command::Doctor => commands::doctor::run().await,
         }
     });
+    // A write that failed for a reason other than a closed pipe (a full disk) fails the command.
+    let result = result.and_then(|()| match kindproof::output::failure() {
+        Some(why) => Err(AppError::Environment(why)),
+        None => Ok(()),
+    });
     let code = match result {
         Ok(()) => OK,
         Err(e) => {
-            eprintln!("kindproof: {e}");
+            kindproof::errln!("kindproof: {e}");
             e.exit_code()
         }
     };

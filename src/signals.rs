@@ -1,11 +1,14 @@
-//! SIGINT and SIGTERM as one stream: the first asks for an orderly stop (clean up, exit 130),
-//! a second during the cleanup aborts at once.
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT as one stream: the first asks for an orderly stop
+//! (clean up, exit 130), a second during the cleanup aborts at once. A closed terminal (SIGHUP)
+//! or a Ctrl-\ (SIGQUIT) must not leave clusters, containers or port reservations behind.
 
 use crate::exit::AppError;
 
 pub struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -17,14 +20,18 @@ impl Signals {
                 .map_err(AppError::io("listen for SIGINT"))?,
             terminate: signal(SignalKind::terminate())
                 .map_err(AppError::io("listen for SIGTERM"))?,
+            hangup: signal(SignalKind::hangup()).map_err(AppError::io("listen for SIGHUP"))?,
+            quit: signal(SignalKind::quit()).map_err(AppError::io("listen for SIGQUIT"))?,
         })
     }
 
-    /// The next SIGINT or SIGTERM.
+    /// The next SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     pub async fn recv(&mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+            _ = self.quit.recv() => {}
         }
     }
 
@@ -33,7 +40,7 @@ impl Signals {
         tokio::select! {
             out = cleanup => out,
             _ = self.recv() => {
-                eprintln!("kindproof: second signal: exiting without finishing the cleanup");
+                crate::errln!("kindproof: second signal: exiting without finishing the cleanup");
                 std::process::exit(crate::exit::INTERRUPTED);
             }
         }

@@ -71,6 +71,8 @@ pub enum ClusterError {
         leftovers: Vec<String>,
         output: String,
     },
+    #[error("kind delete cluster --name {name} failed (its nodes are gone): {output}")]
+    KindDelete { name: String, output: String },
     #[error("failed to export the kubeconfig of cluster {name}: {output}")]
     Export { name: String, output: String },
     #[error("failed to remove {} leftovers: {}", failures.len(), failures.join("; "))]
@@ -294,12 +296,29 @@ impl<E: Engine> KindProvider<'_, E> {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             }
-            match self.kind(&args).await {
-                Ok((_, out)) => output = out,
-                Err(e) => output = e.to_string(),
-            }
+            let kind_ok = match self.kind(&args).await {
+                Ok((_, out)) => {
+                    output = out;
+                    true
+                }
+                Err(e) => {
+                    output = e.to_string();
+                    false
+                }
+            };
             if kind_nodes(self.engine, name).await?.is_empty() {
-                return Ok(());
+                if kind_ok {
+                    return Ok(());
+                }
+                // The nodes are gone but kind failed (its kubeconfig entry, a broken kind):
+                // try again, and say so if it keeps failing — never report a clean delete.
+                if attempt + 1 == ATTEMPTS {
+                    return Err(ClusterError::KindDelete {
+                        name: name.to_string(),
+                        output: tail(&output, 20),
+                    });
+                }
+                continue;
             }
         }
         // kind gave up: remove the node containers directly.

@@ -62,9 +62,33 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The state directory of cluster `name` under `base`.
+/// Whether `name` is a kind cluster name (`^[a-z0-9][a-z0-9.-]*$`, at most 50 characters so
+/// that `<name>-control-plane` is a valid container and host name). Names become state
+/// directories, so nothing else — no `/`, no `..` — is accepted.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && (name.as_bytes()[0].is_ascii_lowercase() || name.as_bytes()[0].is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a kind cluster name: lowercase letters, digits, '.' and '-', starting with a letter or digit, at most 50 characters"
+        ))
+    }
+}
+
+/// The state directory of cluster `name` under `base`. `name` must have passed
+/// [`check_name`]; any other name maps to a directory that never exists.
 pub fn cluster_dir(base: &Path, name: &str) -> PathBuf {
-    base.join("clusters").join(name)
+    if check_name(name).is_ok() {
+        base.join("clusters").join(name)
+    } else {
+        base.join("clusters").join(".invalid-name")
+    }
 }
 
 /// The cluster's own kubeconfig (kind writes it there).
@@ -74,6 +98,7 @@ pub fn kubeconfig(base: &Path, name: &str) -> PathBuf {
 
 /// Create the private directory for a new cluster and record it; fails if it exists.
 pub fn create(base: &Path, record: &ClusterRecord) -> std::io::Result<PathBuf> {
+    check_name(&record.name).map_err(std::io::Error::other)?;
     let parent = base.join("clusters");
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -107,6 +132,7 @@ pub fn all(base: &Path) -> Vec<ClusterRecord> {
 
 /// Forget cluster `name` (its directory, kubeconfig included).
 pub fn remove(base: &Path, name: &str) -> std::io::Result<()> {
+    check_name(name).map_err(std::io::Error::other)?;
     match std::fs::remove_dir_all(cluster_dir(base, name)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,

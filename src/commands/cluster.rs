@@ -44,7 +44,10 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let loaded = usable_config(&args.config, version)?;
     let run_id = new_run_id();
     let name = match &args.name {
-        Some(n) => n.clone(),
+        Some(n) => {
+            state::check_name(n).map_err(|m| AppError::InvalidInput(format!("--name: {m}")))?;
+            n.clone()
+        }
         None => {
             let stem = args
                 .config
@@ -70,7 +73,7 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     .await?;
     let cluster_dir = req.dir.clone();
     let kind = provider(&engine);
-    eprintln!(
+    crate::errln!(
         "kindproof: creating kind cluster {name} (node image {})",
         req.image
     );
@@ -78,7 +81,7 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         created = kind.create(&req) => created,
         _ = signals.recv() => {
             // Dropping the create future killed kind; it does not clean up after itself.
-            eprintln!("kindproof: interrupted: deleting cluster {name}");
+            crate::errln!("kindproof: interrupted: deleting cluster {name}");
             let deleted = signals
                 .cleanup_or_abort(kind.delete(&name, Some(&cluster_dir.join("kubeconfig"))))
                 .await;
@@ -98,9 +101,9 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     if args.export_kubeconfig {
         kind.export_kubeconfig(&name).await?;
     }
-    print!("{}", summary(&created));
+    crate::out!("{}", summary(&created));
     if args.export_kubeconfig {
-        println!(
+        crate::outln!(
             "exported    context kind-{name} to your kubeconfig ($KUBECONFIG or ~/.kube/config)"
         );
     }
@@ -211,6 +214,7 @@ pub async fn delete_recorded(
 }
 
 pub async fn down(name: &str) -> Result<(), AppError> {
+    state::check_name(name).map_err(|m| AppError::InvalidInput(format!("down: {m}")))?;
     let base = state_base();
     let engine = BollardEngine::connect().await?;
     let record = state::read(&base, name);
@@ -220,7 +224,7 @@ pub async fn down(name: &str) -> Result<(), AppError> {
         )));
     }
     delete_recorded(&engine, &base, name).await?;
-    println!("deleted cluster {name}");
+    crate::outln!("deleted cluster {name}");
     Ok(())
 }
 
@@ -236,7 +240,7 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
             continue;
         }
         match delete_recorded(&engine, &base, &rec.name).await {
-            Ok(()) => println!("removed cluster {} (run {})", rec.name, rec.run_id),
+            Ok(()) => crate::outln!("removed cluster {} (run {})", rec.name, rec.run_id),
             Err(e) => failures.push(e.to_string()),
         }
     }
@@ -250,7 +254,7 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
     for c in engine.list_containers(&managed).await? {
         if dead(&c.labels) && old_enough(c.created, min_age) {
             match engine.remove_container(&c.id).await {
-                Ok(()) => println!(
+                Ok(()) => crate::outln!(
                     "removed container {} (run {})",
                     c.name,
                     c.labels.get(RUN_ID).map_or("?", String::as_str)
@@ -262,7 +266,7 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
     for n in engine.list_networks(&managed).await? {
         if dead(&n.labels) && old_enough(n.created, min_age) {
             match engine.remove_network(&n.id).await {
-                Ok(()) => println!("removed network {}", n.name),
+                Ok(()) => crate::outln!("removed network {}", n.name),
                 Err(e) => failures.push(e.to_string()),
             }
         }

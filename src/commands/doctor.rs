@@ -10,31 +10,31 @@ use crate::ports::reserve::ReservationDir;
 pub async fn run() -> Result<(), AppError> {
     let mut problems = Vec::new();
     match installed_version() {
-        Ok(Some(v)) => println!(
+        Ok(Some(v)) => crate::outln!(
             "kind        {v} at {} (validation rules of kind {v})",
             kind_bin().display()
         ),
-        Ok(None) => println!(
+        Ok(None) => crate::outln!(
             "kind        not installed: `make kind` fetches kind from Debian; validation uses kind {} rules",
             crate::kind_config::version::KindVersion::NEWEST_KNOWN
         ),
         Err(e) => {
-            println!("kind        {e}");
+            crate::outln!("kind        {e}");
             problems.push("kind");
         }
     }
     let kubectl = kubectl_bin();
     match kubectl_version(&kubectl) {
-        Ok((_, text)) => println!("kubectl     {text} at {}", kubectl.display()),
+        Ok((_, text)) => crate::outln!("kubectl     {text} at {}", kubectl.display()),
         Err(e) => {
-            println!("kubectl     {e}");
+            crate::outln!("kubectl     {e}");
             problems.push("kubectl");
         }
     }
     match ReservationDir::default_location() {
-        Ok(d) => println!("ports       reservations in {}", d.path().display()),
+        Ok(d) => crate::outln!("ports       reservations in {}", d.path().display()),
         Err(e) => {
-            println!("ports       failed to create the reservation directory: {e}");
+            crate::outln!("ports       failed to create the reservation directory: {e}");
             problems.push("ports");
         }
     }
@@ -42,12 +42,12 @@ pub async fn run() -> Result<(), AppError> {
     let engine = match engine {
         Ok(e) => e,
         Err(e) => {
-            println!("docker      unreachable");
+            crate::outln!("docker      unreachable");
             return Err(e.into());
         }
     };
     let v = engine.version().await?;
-    println!("docker      engine {} (API {})", v.version, v.api_version);
+    crate::outln!("docker      engine {} (API {})", v.version, v.api_version);
     if problems.is_empty() {
         Ok(())
     } else {

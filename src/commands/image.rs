@@ -14,14 +14,14 @@ pub async fn build(binary: Option<&Path>) -> Result<(), AppError> {
     let engine = BollardEngine::connect().await?;
     let built = build_image(&engine, &binary).await?;
     if built.built_now {
-        println!(
+        crate::outln!(
             "built {} from {} ({})",
             built.image,
             binary.display(),
             built.digest
         );
     } else {
-        println!("{} is up to date ({})", built.image, built.digest);
+        crate::outln!("{} is up to date ({})", built.image, built.digest);
     }
     Ok(())
 }
@@ -41,7 +41,7 @@ pub async fn load(cluster: &str, image: Option<&str>) -> Result<(), AppError> {
             NodeOutcome::AlreadyPresent => "already present",
             NodeOutcome::Loaded => "loaded",
         };
-        println!("{image} on {}: {what}", done.node);
+        crate::outln!("{image} on {}: {what}", done.node);
     }
     Ok(())
 }

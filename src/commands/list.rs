@@ -10,8 +10,8 @@ pub fn run(paths: &[PathBuf]) -> Result<(), AppError> {
     let (version, _) = rules_version(None)?;
     let scenarios = load_scenarios(version, paths)?;
     for s in &scenarios {
-        println!("{}  {}", s.name, s.summary);
-        println!(
+        crate::outln!("{}  {}", s.name, s.summary);
+        crate::outln!(
             "  cluster {}{}",
             s.cluster
                 .config_file
@@ -25,7 +25,7 @@ pub fn run(paths: &[PathBuf]) -> Result<(), AppError> {
             }
         );
         for u in &s.upstream {
-            println!("  upstream {u}");
+            crate::outln!("  upstream {u}");
         }
         for v in &s.variants {
             let gates: Vec<&str> = v.when.iter().map(|g| g.text.as_str()).collect();
@@ -34,10 +34,10 @@ pub fn run(paths: &[PathBuf]) -> Result<(), AppError> {
             } else {
                 format!(" [when {}]", gates.join(", "))
             };
-            println!("  - {}{when}: {}", v.name, v.expect);
+            crate::outln!("  - {}{when}: {}", v.name, v.expect);
         }
     }
-    println!(
+    crate::outln!(
         "{} scenario(s), {} variant(s)",
         scenarios.len(),
         scenarios.iter().map(|s| s.variants.len()).sum::<usize>()

@@ -42,6 +42,10 @@ pub async fn run(args: Args) -> Result<(), AppError> {
     } else {
         None
     };
+    if let Some(out) = &args.write {
+        // Before any port is reserved.
+        crate::output::check_file(out, "--write").map_err(AppError::InvalidInput)?;
+    }
     let (version, _) = rules_version(args.kind_version)?;
     let loaded = usable_config(&args.file, version)?;
     let dir = ReservationDir::default_location()
@@ -56,7 +60,6 @@ pub async fn run(args: Args) -> Result<(), AppError> {
     // Only the reservations keep the ports from here on: a script will hand them to kind.
     resolution.release_sockets();
 
-    let mut stdout = std::io::stdout().lock();
     let text = if args.json {
         let out = Output {
             file: args.file.display().to_string(),
@@ -73,11 +76,7 @@ pub async fn run(args: Args) -> Result<(), AppError> {
             args.write.as_deref(),
         )
     };
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(AppError::io("write to standard output"))?;
-    drop(stdout);
+    crate::out!("{text}");
 
     if let Some(hold) = hold {
         hold.until_stdin_closes().await?;
@@ -148,8 +147,10 @@ fn table(
     out
 }
 
-/// Write atomically: a temp file in the same directory, then rename.
+/// Write atomically: a temp file in the same directory, then rename (which replaces a regular
+/// file, or a symlink put there meanwhile, without following it).
 fn write_config(out: &Path, cluster: &crate::kind_config::model::Cluster) -> Result<(), AppError> {
+    crate::output::check_file(out, "--write").map_err(AppError::InvalidInput)?;
     let yaml = serde_saphyr::to_string(cluster).expect("a loaded config serializes");
     let text = format!(
         "# Written by kindproof ports: host ports resolved (hostPort 0/unset picked and reserved).\n{yaml}"
@@ -175,14 +176,14 @@ pub fn usable_config(file: &Path, version: KindVersion) -> Result<LoadedConfig, 
     let loaded = match load_file(file) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error  {e}");
+            crate::errln!("error  {e}");
             return Err(AppError::InvalidInput(e.to_string()));
         }
     };
     let check = ConfigCheck::run(file, &loaded.cluster, version);
     if check.verdict() == Verdict::Invalid {
         let (text, _) = validate::render(file, &check);
-        eprint!("{text}");
+        crate::err!("{text}");
         return Err(AppError::InvalidInput(format!(
             "{} is not a usable kind config",
             file.display()

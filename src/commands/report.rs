@@ -9,7 +9,7 @@ use crate::runner::timeline::{Timeline, analyse, analysis_text};
 /// The timeline of a JSON report, or why there is none (exit 2: the file is the input).
 pub fn read(file: &Path) -> Result<Timeline, AppError> {
     let bad = |why: String| AppError::InvalidInput(format!("{}: {why}", file.display()));
-    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = crate::input::read_text(file).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let report: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let t = report.get("timeline").ok_or_else(|| {
@@ -21,12 +21,12 @@ pub fn read(file: &Path) -> Result<Timeline, AppError> {
 pub fn timeline(file: &Path, json: bool) -> Result<(), AppError> {
     let a = analyse(&read(file)?);
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&a).expect("an analysis serializes")
         );
     } else {
-        print!("{}", analysis_text(&a));
+        crate::out!("{}", analysis_text(&a));
     }
     Ok(())
 }

@@ -63,6 +63,24 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         rules_version(None)?.0
     };
     let scenarios = load_scenarios(version, &args.paths)?;
+    if (args.filter.is_some() || args.variant.is_some())
+        && select(
+            &scenarios,
+            args.filter.as_deref(),
+            args.variant.as_deref(),
+            None,
+        )
+        .is_empty()
+    {
+        return Err(AppError::InvalidInput(format!(
+            "{} matches no variant of the scenarios given (`kindproof list` shows them)",
+            match (&args.filter, &args.variant) {
+                (Some(f), Some(v)) => format!("--filter {f:?} with --variant {v:?}"),
+                (Some(f), None) => format!("--filter {f:?}"),
+                (None, v) => format!("--variant {:?}", v.as_deref().unwrap_or_default()),
+            }
+        )));
+    }
     let picks = select(
         &scenarios,
         args.filter.as_deref(),
@@ -74,7 +92,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         ..Default::default()
     };
     if picks.is_empty() {
-        println!("no variant matches; nothing to run");
+        crate::outln!("no variant in this partition; nothing to run");
         return Ok(());
     }
     let engine = BollardEngine::connect().await?;
@@ -127,7 +145,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                                 Status::broken(e.to_string()),
                                 "",
                             );
-                            print!("{}", variant_text(&r, args.verbose));
+                            crate::out!("{}", variant_text(&r, args.verbose));
                             r
                         })
                         .collect(),
@@ -145,7 +163,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     tokio::select! {
         () = work => {}
         () = signals.recv() => {
-            eprintln!("kindproof: interrupted: cleaning up");
+            crate::errln!("kindproof: interrupted: cleaning up");
             signals.cleanup_or_abort(sweep(&engine, &run_id, &args)).await;
             return Err(AppError::Interrupted);
         }
@@ -165,7 +183,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             .saturating_sub(Duration::from_secs_f64(crate::runner::timeline::union(
                 &all,
             )));
-    print!("{}", summary_text(&reports, &phases));
+    crate::out!("{}", summary_text(&reports, &phases));
     if let Some(path) = &args.report_junit {
         write(path, &junit(&reports, &phases))?;
     }
@@ -431,7 +449,7 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
             if live {
                 let _ = bars.println(text.trim_end());
             } else {
-                print!("{text}");
+                crate::out!("{text}");
             }
             reports.push(r);
         }
@@ -441,7 +459,7 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
             let names = pending.lock().expect("not poisoned").clone();
             let left = crate::kube_ops::teardown::namespaces_left(k, &names, STRAGGLERS).await;
             if !left.is_empty() {
-                eprintln!(
+                crate::errln!(
                     "kindproof: namespaces still terminating after {STRAGGLERS:?}: {}",
                     left.join(", ")
                 );
@@ -472,7 +490,7 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
                     serde_json::to_vec_pretty(&rec).unwrap_or_default(),
                 );
             }
-            eprintln!(
+            crate::errln!(
                 "kindproof: kept cluster {} (kubeconfig {}); `kindproof down {}` removes it",
                 acquired.handle.name,
                 acquired.handle.kubeconfig.display(),

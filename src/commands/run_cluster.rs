@@ -96,7 +96,7 @@ pub(super) async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acqui
         args.wait,
     )
     .await?;
-    eprintln!(
+    crate::errln!(
         "kindproof: creating kind cluster {name} for {}",
         g.config_file.display()
     );

@@ -132,7 +132,7 @@ pub(super) async fn run_one(sh: &Shared<'_>, s: &Scenario, v: &Variant, i: usize
     let (slot, waited) = sh.scheduler.admit(&id, &held.claims).await;
     if sh.verbose {
         for w in &waited {
-            eprintln!("kindproof: {id} {w}");
+            crate::errln!("kindproof: {id} {w}");
         }
     }
     let start = Instant::now();
@@ -141,7 +141,7 @@ pub(super) async fn run_one(sh: &Shared<'_>, s: &Scenario, v: &Variant, i: usize
     let mut teardown_time = Duration::ZERO;
     let kept = sh.keep && !matches!(report.status, Status::Passed | Status::Skipped { .. });
     if kept {
-        eprintln!(
+        crate::errln!(
             "kindproof: kept namespace {namespace} of {id} (--keep); what it holds stays held"
         );
     }

@@ -10,31 +10,7 @@ use crate::kind_config::check::{ConfigCheck, Verdict};
 use crate::kind_config::load::load_file;
 use crate::kind_config::validate::Cause;
 use crate::kind_config::version::KindVersion;
-
-/// Expand directories into their `*.yaml`/`*.yml` files (sorted); files stay as given.
-pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, AppError> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(AppError::io(format!("read directory {}", input.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(AppError::InvalidInput(format!(
-                    "{}: no *.yaml files in this directory",
-                    input.display()
-                )));
-            }
-            out.extend(found);
-        } else {
-            out.push(input.clone());
-        }
-    }
-    Ok(out)
-}
+use crate::scenario::find::{InputKind, classify, scenarios_only};
 
 /// The report for one file, and whether it is usable.
 pub fn report(path: &Path, version: KindVersion) -> (String, bool) {
@@ -95,29 +71,49 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
 
 pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), AppError> {
     let (version, source) = rules_version(kind_version)?;
-    if crate::scenario::load::names_scenarios(files) {
-        return scenarios(version, files);
+    let inputs = classify(files).map_err(AppError::InvalidInput)?;
+    let scenario_files: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::Scenario)
+        .map(|i| i.path.clone())
+        .collect();
+    let configs: Vec<&PathBuf> = inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::KindConfig)
+        .map(|i| &i.path)
+        .collect();
+    let mut bad = Vec::new();
+    if !scenario_files.is_empty()
+        && let Err(e) = scenarios(version, &scenario_files)
+    {
+        bad.push(e.to_string());
     }
-    let files = expand(files)?;
-    println!(
-        "checking {} kind config(s) against kind {version} ({source})",
-        files.len()
-    );
-    let mut bad = 0;
-    for f in &files {
-        let (text, ok) = report(f, version);
-        print!("{text}");
-        if !ok {
-            bad += 1;
+    if !configs.is_empty() {
+        let mut out = format!(
+            "checking {} kind config(s) against kind {version} ({source})\n",
+            configs.len()
+        );
+        let mut invalid = 0;
+        for f in &configs {
+            let (text, ok) = report(f, version);
+            out.push_str(&text);
+            if !ok {
+                invalid += 1;
+            }
+        }
+        crate::out!("{out}");
+        if invalid > 0 {
+            bad.push(format!(
+                "{invalid} of {} kind config(s) invalid",
+                configs.len()
+            ));
         }
     }
-    if bad > 0 {
-        return Err(AppError::InvalidInput(format!(
-            "{bad} of {} kind config(s) invalid",
-            files.len()
-        )));
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::InvalidInput(bad.join("; ")))
     }
-    Ok(())
 }
 
 /// Load every scenario (strictly, with its kind config and manifests) and report each.
@@ -125,21 +121,33 @@ pub fn load_scenarios(
     version: KindVersion,
     inputs: &[PathBuf],
 ) -> Result<Vec<crate::scenario::model::Scenario>, AppError> {
-    let files = crate::scenario::load::find(inputs).map_err(AppError::InvalidInput)?;
+    let files = classify(inputs)
+        .and_then(|i| scenarios_only(&i))
+        .map_err(AppError::InvalidInput)?;
+    load_files(version, &files)
+}
+
+/// Load the scenario files `files`, reporting each one that is invalid.
+fn load_files(
+    version: KindVersion,
+    files: &[PathBuf],
+) -> Result<Vec<crate::scenario::model::Scenario>, AppError> {
     let mut loaded = Vec::new();
     let mut bad = 0;
-    for f in &files {
+    let mut report = String::new();
+    for f in files {
         match crate::scenario::load::load(f, version) {
             Ok(s) => loaded.push(s),
             Err(errors) => {
                 bad += 1;
-                eprintln!("error  {}", f.display());
+                report.push_str(&format!("error  {}\n", f.display()));
                 for e in errors {
-                    eprintln!("  {e}");
+                    report.push_str(&format!("  {e}\n"));
                 }
             }
         }
     }
+    crate::err!("{report}");
     if bad > 0 {
         return Err(AppError::InvalidInput(format!(
             "{bad} of {} scenario(s) invalid",
@@ -149,18 +157,23 @@ pub fn load_scenarios(
     Ok(loaded)
 }
 
-fn scenarios(version: KindVersion, inputs: &[PathBuf]) -> Result<(), AppError> {
-    let loaded = load_scenarios(version, inputs)?;
+fn scenarios(version: KindVersion, files: &[PathBuf]) -> Result<(), AppError> {
+    let loaded = load_files(version, files)?;
+    let mut out = String::new();
     for s in &loaded {
         let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
-        println!(
-            "ok     {} ({} variant(s): {}; cluster {})",
+        out.push_str(&format!(
+            "ok     {} ({} variant(s): {}; cluster {})\n",
             s.file.display(),
             s.variants.len(),
             names.join(", "),
             s.cluster.config_file.display()
-        );
+        ));
     }
-    println!("{} scenario(s) valid (kind {version} rules)", loaded.len());
+    out.push_str(&format!(
+        "{} scenario(s) valid (kind {version} rules)\n",
+        loaded.len()
+    ));
+    crate::out!("{out}");
     Ok(())
 }

@@ -12,12 +12,8 @@ use crate::yaml::{self, LocatedError, Position};
 /// Failed to load a kind config file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("failed to read kind config {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Read(#[from] crate::input::ReadError),
     #[error("{0}")]
     Invalid(#[from] LocatedError),
 }
@@ -38,10 +34,7 @@ struct TypeMeta {
 }
 
 pub fn load_file(path: &Path) -> Result<LoadedConfig, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path)?;
     let cluster = load_str(path, &text)?;
     Ok(LoadedConfig {
         path: path.to_path_buf(),

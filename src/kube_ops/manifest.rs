@@ -40,10 +40,10 @@ impl Manifest {
     }
 
     pub fn read(file: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ManifestError::Document {
+        let text = crate::input::read_text(file).map_err(|e| ManifestError::Document {
             file: file.display().to_string(),
             document: 0,
-            message: format!("failed to read: {e}"),
+            message: e.to_string(),
         })?;
         Self::from_text(file, &text)
     }

@@ -277,10 +277,10 @@ impl<'a, B: Backend> Run<'a, B> {
         let (file, text) = match source {
             ManifestSource::File(t) => {
                 let name = self.resolve(t)?;
-                let path = self.cx.scenario.dir.join(&name);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    Status::broken(format!("failed to read {}: {e}", path.display()))
-                })?;
+                let path = crate::scenario::load::scenario_file(&self.cx.scenario.dir, &name)
+                    .map_err(Status::broken)?;
+                let text =
+                    crate::input::read_text(&path).map_err(|e| Status::broken(e.to_string()))?;
                 (path, text)
             }
             ManifestSource::Inline(t) => ("(inline)".into(), t.0.clone()),

@@ -211,9 +211,8 @@ pub(crate) fn manifest_docs(
         let text = match source {
             ManifestSource::File(t) => {
                 let name = fill(&t.0)?;
-                let path = s.dir.join(&name);
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("failed to read {}: {e}", path.display()))?
+                let path = crate::scenario::load::scenario_file(&s.dir, &name)?;
+                crate::input::read_text(&path).map_err(|e| e.to_string())?
             }
             ManifestSource::Inline(t) => t.0.clone(),
         };

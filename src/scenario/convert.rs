@@ -57,10 +57,24 @@ fn pos(file: &Path, s: &S<impl Sized>) -> Position {
     Position::of(file, s)
 }
 
-/// Parse a duration such as `90s`, `1.5s`, `2m`.
+/// The most attempts a connect probe makes per target.
+pub const MAX_COUNT: u32 = 10_000;
+/// The most attempts a connect probe keeps in flight.
+pub const MAX_CONCURRENCY: u32 = 256;
+
+/// The longest duration a scenario or a flag may name: no wait, sleep or window is longer.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parse a duration such as `90s`, `1.5s`, `2m`, of at most [`MAX_DURATION`].
 pub fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|_| format!("not a duration: {text:?} (expected e.g. 500ms, 90s, 2m)"))
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|_| format!("not a duration: {text:?} (expected e.g. 500ms, 90s, 2m)"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{text:?} is longer than the longest duration kindproof accepts (24h)"
+        ));
+    }
+    Ok(d)
 }
 
 /// `>=1.24`, `<0.22`, `1.36` (equal).
@@ -116,6 +130,32 @@ impl<'a> Converter<'a> {
         let e = LocatedError::new(at, field, message);
         if !self.errors.contains(&e) {
             self.errors.push(e);
+        }
+    }
+
+    /// A count within `range`, `default` when absent.
+    fn bounded(
+        &mut self,
+        s: &Option<S<u32>>,
+        field: &str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<u32> {
+        let Some(s) = s else { return Some(default) };
+        if range.contains(&s.value) {
+            Some(s.value)
+        } else {
+            self.err(
+                pos(self.file, s),
+                field,
+                format!(
+                    "{} is out of range: {} to {}",
+                    s.value,
+                    range.start(),
+                    range.end()
+                ),
+            );
+            None
         }
     }
 
@@ -229,14 +269,19 @@ impl<'a> Converter<'a> {
             // Names only known at run time: checked then.
             return t;
         };
-        let path = self.dir.join(&name);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            self.err(
-                pos(self.file, s),
-                field,
-                format!("manifest file {} does not exist", path.display()),
-            );
-            return t;
+        let text = super::load::scenario_file(self.dir, &name)
+            .map_err(|m| format!("manifest file: {m}"))
+            .and_then(|p| {
+                crate::input::read_text(&p)
+                    .map(|t| (p, t))
+                    .map_err(|e| format!("manifest file {e}"))
+            });
+        let (path, text) = match text {
+            Ok(pt) => pt,
+            Err(m) => {
+                self.err(pos(self.file, s), field, m);
+                return t;
+            }
         };
         self.manifest_text(s, field, &path, &text, known);
         t
@@ -618,16 +663,12 @@ impl<'a> Converter<'a> {
                     return None;
                 }
             };
-            let Some(config_file) = super::load::kind_config_path(self.dir, &k.config.value) else {
-                self.err(
-                    pos(self.file, &k.config),
-                    &format!("{f}.config"),
-                    format!(
-                        "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
-                        k.config.value
-                    ),
-                );
-                return None;
+            let config_file = match super::load::kind_config_path(self.dir, &k.config.value) {
+                Ok(p) => p,
+                Err(m) => {
+                    self.err(pos(self.file, &k.config), &format!("{f}.config"), m);
+                    return None;
+                }
             };
             if let Err(e) = crate::kind_config::load::load_file(&config_file) {
                 self.err(
@@ -739,8 +780,13 @@ impl<'a> Converter<'a> {
                     Action::Probe(ProbeSpec::Connect {
                         from,
                         targets,
-                        count: c.count.unwrap_or(40),
-                        concurrency: c.concurrency.unwrap_or(4),
+                        count: self.bounded(&c.count, &format!("{f}.count"), 40, 1..=MAX_COUNT)?,
+                        concurrency: self.bounded(
+                            &c.concurrency,
+                            &format!("{f}.concurrency"),
+                            4,
+                            1..=MAX_CONCURRENCY,
+                        )?,
                         per_connection,
                         http,
                     }),
@@ -752,7 +798,18 @@ impl<'a> Converter<'a> {
                 let from = self.from(&d.from, &format!("{f}.from"), known)?;
                 let name = self.tpl(&d.name, &format!("{f}.name"), known);
                 let interval = match &d.interval {
-                    Some(i) => self.dur(i, &format!("{f}.interval"))?,
+                    Some(i) => {
+                        let d = self.dur(i, &format!("{f}.interval"))?;
+                        if d.is_zero() {
+                            self.err(
+                                pos(self.file, i),
+                                &format!("{f}.interval"),
+                                "an interval of 0 would query without pause: name one of at least 1ms",
+                            );
+                            return None;
+                        }
+                        d
+                    }
                     None => Duration::from_millis(20),
                 };
                 let until = match d.until.as_ref().map(|u| u.value.as_str()) {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::convert::{API_VERSION, Converter, KIND, gate, known_for, variables};
 use super::model::{ClusterSpec, GateOn, Scenario, Variant};
 use super::raw;
+use crate::input::Confinement;
 use crate::kind_config::check::{ConfigCheck, Verdict};
 use crate::kind_config::defaults::{node_short_names, with_defaults};
 use crate::kind_config::load::load_file;
@@ -15,68 +16,67 @@ use crate::kind_config::model::Protocol;
 use crate::kind_config::version::KindVersion;
 use crate::yaml::{LocatedError, Position};
 
-pub const FILE: &str = "scenario.yaml";
+pub use super::find::FILE;
 
-/// The scenario files under `inputs`: a `scenario.yaml`, a scenario directory, or a directory
-/// of scenario directories (sorted).
-pub fn find(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_file() {
-            out.push(input.clone());
-        } else if input.join(FILE).is_file() {
-            out.push(input.join(FILE));
-        } else if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(|e| format!("failed to read directory {}: {e}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path().join(FILE)))
-                .filter(|p| p.is_file())
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(format!(
-                    "{}: no scenarios here (expected <name>/{FILE})",
-                    input.display()
-                ));
-            }
-            out.extend(found);
-        } else {
-            return Err(format!("{}: no such file or directory", input.display()));
-        }
-    }
-    Ok(out)
-}
-
-/// Whether `inputs` name scenarios rather than kind configs.
-pub fn names_scenarios(inputs: &[PathBuf]) -> bool {
-    inputs.iter().any(|i| {
-        i.file_name().is_some_and(|n| n == FILE)
-            || i.join(FILE).is_file()
-            || (i.is_dir()
-                && std::fs::read_dir(i)
-                    .map(|mut d| d.any(|e| e.is_ok_and(|e| e.path().join(FILE).is_file())))
-                    .unwrap_or(false))
-    })
-}
-
-/// A kind config named by a scenario: beside it, else in the nearest `kind-configs/` above.
-pub fn kind_config_path(dir: &Path, name: &str) -> Option<PathBuf> {
+/// A kind config named by a scenario: beside it, else in the nearest `kind-configs/` above
+/// (searched from the scenario's real directory, so the working directory does not matter).
+/// The file must resolve into the scenario's [`Confinement`].
+pub fn kind_config_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    Confinement::plain_relative(name)?;
+    let real = crate::input::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let beside = dir.join(name);
-    if beside.is_file() {
-        return Some(beside);
+    let found = if beside.is_file() {
+        Some(beside)
+    } else {
+        real.ancestors()
+            .map(|a| a.join("kind-configs").join(name))
+            .find(|p| p.is_file())
+    };
+    let Some(path) = found else {
+        return Err(format!(
+            "kind config {name:?} not found beside the scenario or in a kind-configs/ directory above it"
+        ));
+    };
+    Confinement::for_scenario(dir).check(&path)?;
+    Ok(path)
+}
+
+/// A file a scenario names (a manifest): relative to the scenario's directory, and resolving
+/// into its [`Confinement`].
+pub fn scenario_file(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    Confinement::plain_relative(name)?;
+    let path = dir.join(name);
+    Confinement::for_scenario(dir).check(&path)?;
+    Ok(path)
+}
+
+/// Scenario and variant names name directories of the diagnostics bundle and JUnit test
+/// cases: a DNS label (1 to 63 lowercase letters, digits and dashes, starting and ending with
+/// a letter or digit), so no name is a path.
+pub fn dns_label(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "is a DNS label (1 to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit), not {name:?}"
+        ))
     }
-    dir.ancestors()
-        .map(|a| a.join("kind-configs").join(name))
-        .find(|p| p.is_file())
 }
 
 /// Load and validate one scenario, checking kind configs against `kind`'s rules.
 pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError>> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
+    let text = crate::input::read_text(file).map_err(|e| {
         vec![LocatedError::new(
             Position::file_start(file),
             "",
-            format!("failed to read: {e}"),
+            e.to_string(),
         )]
     })?;
     let raw: raw::Scenario = crate::yaml::from_str(file, &text).map_err(|e| vec![e])?;
@@ -99,19 +99,18 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
         ));
     }
     let name = raw.name.value.clone();
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if let Err(m) = dns_label(&name) {
         errors.push(LocatedError::new(
             at(&raw.name),
             "name",
-            "a scenario name is lowercase letters, digits and dashes",
+            format!("a scenario name {m}"),
         ));
     }
+    let real_dir = crate::input::absolute(&dir).unwrap_or_else(|_| dir.clone());
     if file.file_name().is_some_and(|n| n == FILE)
-        && dir.file_name().is_some_and(|d| d.to_string_lossy() != name)
+        && real_dir
+            .file_name()
+            .is_some_and(|d| d.to_string_lossy() != name)
     {
         errors.push(LocatedError::new(
             at(&raw.name),
@@ -139,6 +138,13 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
     for (i, v) in raw.variants.iter().enumerate() {
         let field = format!("variants[{i}]");
         let rv = &v.value;
+        if let Err(m) = dns_label(&rv.name.value) {
+            errors.push(LocatedError::new(
+                at(&rv.name),
+                format!("{field}.name"),
+                format!("a variant name {m}"),
+            ));
+        }
         if !names.insert(rv.name.value.clone()) {
             errors.push(LocatedError::new(
                 at(&rv.name),
@@ -259,16 +265,12 @@ fn cluster(
     let at = Position::of(file, &raw.config);
     let mut nodes = BTreeSet::new();
     let mut ports = BTreeSet::new();
-    let Some(path) = kind_config_path(dir, &raw.config.value) else {
-        errors.push(LocatedError::new(
-            at,
-            format!("{field}.config"),
-            format!(
-                "kind config {:?} not found beside the scenario or in a kind-configs/ directory above it",
-                raw.config.value
-            ),
-        ));
-        return (None, nodes, ports);
+    let path = match kind_config_path(dir, &raw.config.value) {
+        Ok(p) => p,
+        Err(m) => {
+            errors.push(LocatedError::new(at, format!("{field}.config"), m));
+            return (None, nodes, ports);
+        }
     };
     let loaded = match load_file(&path) {
         Ok(l) => l,

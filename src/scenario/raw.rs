@@ -300,10 +300,14 @@ pub struct ConnectProbe {
     pub from: S<String>,
     #[schemars(with = "Vec<String>")]
     pub targets: Vec<S<String>>,
+    /// Attempts per target (default 40, at most 10000).
     #[serde(default)]
-    pub count: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub count: Option<S<u32>>,
+    /// Attempts in flight at once (default 4, 1 to 256).
     #[serde(default)]
-    pub concurrency: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub concurrency: Option<S<u32>>,
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub per_connection_timeout: Option<S<String>>,

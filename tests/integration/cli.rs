@@ -30,11 +30,11 @@ fn a_missing_file_is_invalid_input() {
         .args(["validate", "--kind-version", "0.33.0", "no/such/file.yaml"])
         .output()
         .unwrap();
-    let (stdout, _) = text(&out);
+    let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stdout.contains("failed to read kind config no/such/file.yaml"),
-        "{stdout}"
+        stderr.contains("no/such/file.yaml: no such file or directory"),
+        "{stderr}"
     );
 }
 

@@ -77,6 +77,17 @@ fn concurrent_processes_get_distinct_ports() {
 
 #[test]
 fn a_held_reservation_ends_on_sigterm_with_exit_130() {
+    held_reservation_ends_on(libc::SIGTERM);
+}
+
+/// A closed terminal or a Ctrl-\ is an orderly stop too: no lock file is left forever.
+#[test]
+fn a_held_reservation_ends_on_sighup_and_sigquit_with_exit_130() {
+    held_reservation_ends_on(libc::SIGHUP);
+    held_reservation_ends_on(libc::SIGQUIT);
+}
+
+fn held_reservation_ends_on(signal: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let mut child = kindproof()
         .env("KINDPROOF_RUNTIME_DIR", tmp.path())
@@ -97,12 +108,13 @@ fn a_held_reservation_ends_on_sigterm_with_exit_130() {
     // Keep stdin open past `wait` (which would close it): the signal alone must end the hold.
     let stdin = child.stdin.take();
     // SAFETY: kill with a valid pid of our own child and a valid signal.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().unwrap();
     drop(stdin);
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "after signal {signal}");
     assert_eq!(
         std::fs::read_dir(tmp.path().join("ports")).unwrap().count(),
-        0
+        0,
+        "reservations left after signal {signal}"
     );
 }

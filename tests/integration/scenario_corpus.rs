@@ -77,6 +77,16 @@ corpus! {
     scenario_invalid_unknown_assert_field => "invalid-unknown-assert-field";
     scenario_invalid_unknown_node => "invalid-unknown-node";
     scenario_invalid_unknown_variable => "invalid-unknown-variable";
+    scenario_invalid_duration_too_long => "invalid-duration-too-long";
+    scenario_invalid_count_too_large => "invalid-count-too-large";
+    scenario_invalid_concurrency_zero => "invalid-concurrency-zero";
+    scenario_invalid_interval_zero => "invalid-interval-zero";
+    scenario_invalid_manifest_absolute => "invalid-manifest-absolute";
+    scenario_invalid_manifest_climbs_out => "invalid-manifest-climbs-out";
+    scenario_invalid_manifest_symlink_out => "invalid-manifest-symlink-out";
+    scenario_invalid_manifest_directory => "invalid-manifest-directory";
+    scenario_invalid_config_absolute => "invalid-config-absolute";
+    scenario_invalid_variant_name_path => "invalid-variant-name-path";
 }
 
 #[test]
