@@ -297,9 +297,9 @@ impl<E: Engine> KindProvider<'_, E> {
                 tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             }
             let kind_ok = match self.kind(&args).await {
-                Ok((_, out)) => {
+                Ok((status, out)) => {
                     output = out;
-                    true
+                    status.success()
                 }
                 Err(e) => {
                     output = e.to_string();

@@ -33,19 +33,28 @@ pub struct BollardEngine {
 }
 
 impl BollardEngine {
-    /// Connect with Docker's usual defaults (`DOCKER_HOST`, else the local socket) and agree on
-    /// an API version with the engine.
+    /// Connect to the engine the docker CLI would use (see [`endpoint`]) and agree on an API
+    /// version with it.
+    ///
+    /// [`endpoint`]: crate::docker::endpoint
     pub async fn connect() -> Result<Self, DockerError> {
-        let docker =
-            Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect {
-                source: Box::new(source),
-            })?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|source| DockerError::Connect {
-                source: Box::new(source),
-            })?;
+        use crate::docker::endpoint::{Endpoint, config_dir, resolve};
+        let endpoint = resolve(|k| std::env::var(k).ok(), config_dir().as_deref())
+            .map_err(DockerError::Endpoint)?;
+        let at = match &endpoint {
+            Endpoint::Local => "unix:///var/run/docker.sock".to_string(),
+            Endpoint::Unix(h) | Endpoint::Tcp(h) => h.clone(),
+        };
+        let connect_error = |source| DockerError::Connect {
+            endpoint: at.clone(),
+            source: Box::new(source),
+        };
+        let docker = match &endpoint {
+            Endpoint::Local => Docker::connect_with_unix_defaults(),
+            Endpoint::Unix(h) | Endpoint::Tcp(h) => Docker::connect_with_host(h),
+        }
+        .map_err(connect_error)?;
+        let docker = docker.negotiate_version().await.map_err(connect_error)?;
         Ok(Self { docker })
     }
 }

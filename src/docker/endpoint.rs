@@ -59,7 +59,9 @@ pub fn resolve(
         None => Ok(Endpoint::Local),
         Some(c) if c == "default" => Ok(Endpoint::Local),
         Some(name) => {
-            let dir = config_dir.map(|d| d.join("contexts/meta")).unwrap_or_default();
+            let dir = config_dir
+                .map(|d| d.join("contexts/meta"))
+                .unwrap_or_default();
             let Some((host, tls)) = context_host(&dir, &name) else {
                 return Err(EndpointError::UnknownContext {
                     name,
@@ -100,9 +102,7 @@ fn parse(host: &str, source_name: &str, tls: bool) -> Result<Endpoint, EndpointE
     } else if host.starts_with("https://") {
         Err(unsupported("TLS (https://) is not supported by this build"))
     } else {
-        Err(unsupported(
-            "not a unix://, tcp:// or http:// address",
-        ))
+        Err(unsupported("not a unix://, tcp:// or http:// address"))
     }
 }
 
@@ -133,7 +133,9 @@ fn context_host(meta: &Path, name: &str) -> Option<(String, bool)> {
     // TLS material of a context lives in `contexts/tls/<sha256 of the name>/`.
     let tls = !skip
         && host.starts_with("tcp://")
-        && meta.parent().is_some_and(|c| c.join("tls").join(&hex).exists());
+        && meta
+            .parent()
+            .is_some_and(|c| c.join("tls").join(&hex).exists());
     Some((host, tls))
 }
 

@@ -4,12 +4,16 @@
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error(
-        "failed to connect to the Docker engine: {source}\n  hint: start one with `make docker-up` (or `sudo dockerd &`), or point DOCKER_HOST at a running engine"
+        "failed to connect to the Docker engine at {endpoint}: {source}\n  hint: start one with `make docker-up` (or `sudo dockerd &`), or point DOCKER_HOST at a running engine"
     )]
     Connect {
+        /// Where: the socket or address tried.
+        endpoint: String,
         #[source]
         source: Box<bollard::errors::Error>,
     },
+    #[error(transparent)]
+    Endpoint(crate::docker::endpoint::EndpointError),
     #[error("failed to {operation} {target}: {source}")]
     Operation {
         /// What was being done, e.g. "start container".

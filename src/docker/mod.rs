@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bollard_engine;
+pub mod endpoint;
 pub mod error;
 pub mod image;
 pub mod labels;

@@ -30,6 +30,47 @@ pub fn runtime_base() -> PathBuf {
     }
 }
 
+/// `dir`, created with mode 0700 if missing, and refused unless it is a real directory (not a
+/// symlink) owned by this user that no one else can write to: as ssh treats `~/.ssh`, since
+/// another user who controls it could steal or block every reservation.
+pub fn private_dir(dir: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let refuse = |why: String| {
+        io::Error::other(format!(
+            "{} {why}; kindproof keeps its locks only in a directory of its own (mode 0700, owned by you): remove it or set {DIR_ENV}",
+            dir.display()
+        ))
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("is a symlink".into()));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("is not a directory".into()));
+    }
+    if meta.uid() != uid {
+        return Err(refuse(format!("is owned by uid {}, not {uid}", meta.uid())));
+    }
+    // As ssh's StrictModes: others must not be able to write (create, replace or remove lock
+    // files); kindproof itself creates the directory 0700.
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(refuse(format!("has mode {mode:o}: others can write to it")));
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// The directory where reservations live.
 #[derive(Debug, Clone)]
 pub struct ReservationDir {
@@ -39,7 +80,7 @@ pub struct ReservationDir {
 impl ReservationDir {
     /// `<runtime base>/ports` (see [`runtime_base`]); created with mode 0700.
     pub fn default_location() -> io::Result<Self> {
-        Self::at(runtime_base().join("ports"))
+        Self::at(private_dir(&runtime_base())?.join("ports"))
     }
 
     pub fn at(path: PathBuf) -> io::Result<Self> {

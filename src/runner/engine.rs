@@ -285,7 +285,10 @@ impl<'a, B: Backend> Run<'a, B> {
             }
             ManifestSource::Inline(t) => ("(inline)".into(), t.0.clone()),
         };
-        let text = substitute(&text, |n| self.lookup(n))
+        substitute(&text, |n| self.lookup(n))
+            .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
+        // A run-time value (a step's output) must not change the manifest's structure either.
+        let text = crate::scenario::expand::fill_keeping_structure(&text, |n| self.lookup(n))
             .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
         Manifest::from_text(&file, &text).map_err(|e| Status::broken(e.to_string()))
     }

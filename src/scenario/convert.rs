@@ -283,7 +283,7 @@ impl<'a> Converter<'a> {
                 return t;
             }
         };
-        self.manifest_text(s, field, &path, &text, known);
+        self.manifest_text(s, field, &path, &text, known, user);
         t
     }
 
@@ -294,6 +294,7 @@ impl<'a> Converter<'a> {
         path: &Path,
         text: &str,
         known: &Known,
+        user: &BTreeMap<String, String>,
     ) {
         let mut unknown = Vec::new();
         match references(text) {
@@ -307,8 +308,26 @@ impl<'a> Converter<'a> {
                 format!("{}: {why}", path.display()),
             );
         }
-        // Structure only: placeholders stand in for values known at run time.
-        let filled = substitute(text, |_| Some("x".into())).unwrap_or_else(|_| text.to_string());
+        // With the values the run will use (user variables; placeholders stand in for what is
+        // known only at run time), and the structure they must keep. A cycle among the
+        // variables is reported at the variables.
+        let values = super::expand::expand_all(user).unwrap_or_default();
+        let value = |n: &str| {
+            values
+                .get(n)
+                .map(|v| substitute(v, |_| Some("x".into())).unwrap_or_else(|_| v.clone()))
+        };
+        let filled = match super::expand::fill_keeping_structure(text, value) {
+            Ok(f) => f,
+            Err(m) => {
+                self.err(
+                    pos(self.file, at),
+                    field,
+                    format!("{}: {m}", path.display()),
+                );
+                return;
+            }
+        };
         if let Err(e) = crate::kube_ops::manifest::parse(path, &filled) {
             self.err(pos(self.file, at), field, e.to_string());
         }
@@ -338,6 +357,7 @@ impl<'a> Converter<'a> {
                     Path::new("(inline)"),
                     &m.value,
                     known,
+                    user,
                 );
                 Some(ManifestSource::Inline(t))
             }

@@ -180,6 +180,15 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
                 Err(m) => errors.push(LocatedError::new(at(v), format!("variables.{k}"), m)),
             }
         }
+        if let Err((name, why)) = crate::scenario::expand::expand_all(&user) {
+            let at_var = rv
+                .variables
+                .get(&name)
+                .or_else(|| raw.variables.get(&name))
+                .map(at)
+                .unwrap_or_else(|| Position::of(file, v));
+            errors.push(LocatedError::new(at_var, format!("variables.{name}"), why));
+        }
         let mut when = Vec::new();
         if let Some(w) = &rv.when {
             for (what, value, f) in [

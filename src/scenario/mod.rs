@@ -2,6 +2,7 @@
 //! conversion between them with located errors, variables, and loading from disk.
 
 pub mod convert;
+pub mod expand;
 pub mod find;
 pub mod load;
 pub mod model;

@@ -8,15 +8,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The references in `text`, in order; an unclosed `${` is an error.
+/// The references in `text`, in order; an unclosed `${` is an error. `$${` is a literal `${`
+/// (not a reference).
 pub fn references(text: &str) -> Result<Vec<&str>, String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in {text:?}"))?;
+        if rest[..start].ends_with('$') {
+            rest = after;
+            continue;
+        }
+        let end = after.find('}').ok_or_else(|| {
+            format!("unclosed `${{` in {text:?} (write `$${{` for a literal `${{`)")
+        })?;
         let name = after[..end].trim();
         if name.is_empty() {
             return Err(format!("empty `${{}}` in {text:?}"));
@@ -28,16 +33,22 @@ pub fn references(text: &str) -> Result<Vec<&str>, String> {
 }
 
 /// Replace every reference in `text` with its value from `lookup`; the first unknown name is
-/// the error.
+/// the error. `$${` becomes a literal `${`.
 pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in {text:?}"))?;
+        if rest[..start].ends_with('$') {
+            out.push_str(&rest[..start - 1]);
+            out.push_str("${");
+            rest = after;
+            continue;
+        }
+        out.push_str(&rest[..start]);
+        let end = after.find('}').ok_or_else(|| {
+            format!("unclosed `${{` in {text:?} (write `$${{` for a literal `${{`)")
+        })?;
         let name = after[..end].trim();
         let value = lookup(name).ok_or_else(|| format!("unknown variable `${{{name}}}`"))?;
         out.push_str(&value);
@@ -138,6 +149,12 @@ mod tests {
         assert_eq!(
             substitute("${nope}", |_| None).unwrap_err(),
             "unknown variable `${nope}`"
+        );
+        // `$${` is the escape for a literal `${` (a shell snippet in a manifest).
+        assert!(references("echo $${HOME} ${ip}").unwrap() == ["ip"]);
+        assert_eq!(
+            substitute("echo $${HOME} ${ip}", |_| Some("1.2.3.4".into())).unwrap(),
+            "echo ${HOME} 1.2.3.4"
         );
     }
 

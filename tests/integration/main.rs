@@ -11,6 +11,7 @@ mod docker_ports;
 mod docker_probe;
 mod docker_run;
 mod existing_cluster;
+mod hostile;
 mod kind_cluster;
 mod kind_conformance;
 mod mini_api;
