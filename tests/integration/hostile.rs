@@ -234,7 +234,10 @@ fn validate(args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
 fn reads_are_bounded_to_regular_files_of_at_most_8_mib() {
     let (code, out, err) = validate(&["/dev/zero"], &root());
     assert_eq!(code, Some(2), "{out}{err}");
-    assert!(out.contains("/dev/zero is a device, not a regular file"), "{out}");
+    assert!(
+        out.contains("/dev/zero is a device, not a regular file"),
+        "{out}"
+    );
     let d = tempfile::tempdir().unwrap();
     let s = d.path().join("big");
     std::fs::create_dir(&s).unwrap();
