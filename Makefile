@@ -9,7 +9,7 @@ HOST_TRIPLE := $(shell rustc -vV | sed -n 's/host: //p')
 PROBE_BIN := $(CURDIR)/target/$(HOST_TRIPLE)/release/kindproof-probe
 export KINDPROOF_PROBE_BIN := $(PROBE_BIN)
 
-.PHONY: all build test test-kind docker-up kind kubectl probe fake-kind nextest lint unit demo bench clean-tools
+.PHONY: all build test fuzz test-kind docker-up kind kubectl probe fake-kind nextest lint unit demo bench clean-tools
 
 all: build
 
@@ -51,6 +51,12 @@ lint:
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
 test: docker-up kind kubectl probe fake-kind nextest lint
 	cargo nextest run --workspace --no-fail-fast
+	./scripts/fuzz-smoke.sh 30
+
+## The loaders under cargo fuzz (nightly, or stable with RUSTC_BOOTSTRAP): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 300
+fuzz:
+	./scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
 
 ## The tests that need a real cluster (ignored elsewhere): where kind and a local node image
 ## exist. KINDPROOF_NODE_IMAGE names the image; nothing is pulled.

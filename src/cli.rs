@@ -27,7 +27,7 @@ pub enum Command {
     Validate {
         /// The kind version whose rules apply [default: the installed `kind version`, else the
         /// newest rules kindproof knows]
-        #[arg(long, value_name = "V")]
+        #[arg(long, value_name = "V", value_parser = kind_version)]
         kind_version: Option<KindVersion>,
         /// Scenario directories (`scenarios/`, `scenarios/<name>/`) or scenario.yaml files; or kind
         /// config files, or directories whose *.yaml files are checked
@@ -53,7 +53,7 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The kind version whose rules apply (kind 0.19–0.21 also get -1 resolved)
-        #[arg(long, value_name = "V")]
+        #[arg(long, value_name = "V", value_parser = kind_version)]
         kind_version: Option<KindVersion>,
         /// Print JSON instead of a table
         #[arg(long)]
@@ -232,4 +232,20 @@ fn existing_file(s: &str) -> Result<std::path::PathBuf, String> {
         Ok(_) => Err(format!("{s} is not a regular file")),
         Err(e) => Err(format!("{s}: {e}")),
     }
+}
+
+/// A kind version for `--kind-version`: no kind before v0.1.0 exists; one newer than any
+/// kindproof knows is validated with the newest rules known, said with a warning.
+fn kind_version(s: &str) -> Result<KindVersion, String> {
+    let v: KindVersion = s.parse()?;
+    if v < KindVersion::new(0, 1, 0) {
+        return Err(format!("no kind release {v} exists (the first was v0.1.0)"));
+    }
+    if v > KindVersion::NEWEST_KNOWN {
+        crate::errln!(
+            "kindproof: warning: kind {v} is newer than any kind kindproof knows; validating with kind {}'s rules",
+            KindVersion::NEWEST_KNOWN
+        );
+    }
+    Ok(v)
 }

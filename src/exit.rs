@@ -25,7 +25,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   1    an assertion about cluster behaviour failed
   2    invalid input (file, line, column and field are named)
   3    infrastructure error (Docker engine, kind, host ports): says how to fix it
-  130  interrupted (SIGINT/SIGTERM); what was created is cleaned up";
+  130  interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT); what was created is cleaned up";
 
 /// What ends a command unsuccessfully.
 #[derive(Debug, thiserror::Error)]

@@ -79,6 +79,7 @@ impl LocatedError {
 
 /// Deserialize one YAML document strictly, with a located error on failure.
 pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, LocatedError> {
+    let text = without_trailing_separator(text);
     let mut path = String::new();
     let result = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
@@ -91,8 +92,61 @@ pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Locat
             .location()
             .map(|l| Position::new(file, l))
             .unwrap_or_else(|| Position::file_start(file));
-        LocatedError::new(position, clean_path(&path), clean_message(&err))
+        let message = clean_message(&err);
+        // The parser's terms, in the user's: which key is doubled, and where.
+        if let Some(key) = message
+            .strip_prefix("duplicate mapping key: ")
+            .and_then(|r| r.split(", set DuplicateKeyPolicy").next())
+        {
+            let field = clean_path(&path);
+            let field = match field.strip_suffix('?') {
+                Some(parent) => format!("{parent}{key}"),
+                None if field.is_empty() => key.to_string(),
+                None => field,
+            };
+            return LocatedError::new(
+                position,
+                field,
+                format!("`{key}` appears twice in this mapping: write each key once"),
+            );
+        }
+        if message.starts_with("multiple YAML documents detected") {
+            return LocatedError::new(
+                position,
+                "",
+                "a second YAML document starts here (after `---`): this file holds one document",
+            );
+        }
+        LocatedError::new(position, clean_path(&path), message)
     })
+}
+
+/// `text` without a final `---` that opens an empty document (only blank or comment lines
+/// after it), which kind accepts: editors and generators often leave one.
+pub fn without_trailing_separator(text: &str) -> &str {
+    let mut offset = 0;
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .map(|l| {
+            let at = offset;
+            offset += l.len();
+            (at, l)
+        })
+        .collect();
+    for (at, line) in lines.into_iter().rev() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if t == "---"
+            || t.strip_prefix("---")
+                .is_some_and(|r| r.trim_start().starts_with('#'))
+        {
+            return &text[..at];
+        }
+        break;
+    }
+    text
 }
 
 /// `Spanned<T>` adds a `.value` segment to the path that the user never wrote.
@@ -127,6 +181,38 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct Outer {
         items: Vec<Inner>,
+    }
+
+    #[test]
+    fn a_trailing_separator_is_accepted_and_a_second_document_named() {
+        assert_eq!(without_trailing_separator("a: 1\n---\n"), "a: 1\n");
+        assert_eq!(
+            without_trailing_separator("a: 1\n--- # end\n\n# c\n"),
+            "a: 1\n"
+        );
+        assert_eq!(
+            without_trailing_separator("a: 1\n---\nb: 2\n"),
+            "a: 1\n---\nb: 2\n"
+        );
+        assert_eq!(without_trailing_separator("a: 1"), "a: 1");
+        let err =
+            from_str::<serde_json::Value>(Path::new("f.yaml"), "a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.position.line, 3);
+        assert!(
+            err.message.contains("a second YAML document starts here"),
+            "{err}"
+        );
+        assert!(!err.message.contains("from_str_multiple"), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_in_user_terms() {
+        let err =
+            from_str::<serde_json::Value>(Path::new("f.yaml"), "nodes:\n- role: a\n  role: b\n")
+                .unwrap_err();
+        assert!(err.message.contains("`role` appears twice"), "{err}");
+        assert!(!err.to_string().contains("DuplicateKeyPolicy"), "{err}");
+        assert!(!err.field.contains('?'), "{err}");
     }
 
     #[test]

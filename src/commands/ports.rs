@@ -176,8 +176,12 @@ pub fn usable_config(file: &Path, version: KindVersion) -> Result<LoadedConfig, 
     let loaded = match load_file(file) {
         Ok(l) => l,
         Err(e) => {
+            // Printed once, here, in the report's form; the summary below names the file.
             crate::errln!("error  {e}");
-            return Err(AppError::InvalidInput(e.to_string()));
+            return Err(AppError::InvalidInput(format!(
+                "{} is not a usable kind config",
+                file.display()
+            )));
         }
     };
     let check = ConfigCheck::run(file, &loaded.cluster, version);
@@ -192,7 +196,7 @@ pub fn usable_config(file: &Path, version: KindVersion) -> Result<LoadedConfig, 
     Ok(loaded)
 }
 
-/// Waits for the end of `--hold`: standard input closing (done) or SIGINT/SIGTERM (interrupted).
+/// Waits for the end of `--hold`: standard input closing (done) or SIGINT, SIGTERM, SIGHUP or SIGQUIT (interrupted).
 struct Hold {
     signals: Signals,
 }

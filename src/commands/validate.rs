@@ -32,9 +32,15 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
             );
         }
     };
+    let warn = |out: &mut String| {
+        for w in &check.warnings {
+            let _ = writeln!(out, "  warning: {}: {}: {}", w.position, w.field, w.message);
+        }
+    };
     match check.verdict() {
         Verdict::Valid => {
             let _ = writeln!(out, "ok     {}", path.display());
+            warn(&mut out);
             (out, true)
         }
         Verdict::ResolvedByKindproof => {
@@ -47,6 +53,7 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
                 let _ = writeln!(out, "  {}: {}: {}", p.position, p.field, p.message);
             }
             kind_says(&mut out);
+            warn(&mut out);
             let _ = writeln!(
                 out,
                 "  kindproof resolves these ports itself: the config it hands kind names a concrete free host port for each random mapping, so the cluster will start."
@@ -64,6 +71,7 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
                 let _ = writeln!(out, "  {}: {}: {who}{}", p.position, p.field, p.message);
             }
             kind_says(&mut out);
+            warn(&mut out);
             (out, false)
         }
     }

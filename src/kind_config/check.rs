@@ -28,14 +28,16 @@ pub struct ConfigCheck {
     pub problems: Vec<Problem>,
     /// The problems that remain after kindproof's own port resolution.
     pub blocking: Vec<Problem>,
+    /// What may fail on this host but not on another (a listen address it lacks).
+    pub warnings: Vec<Problem>,
 }
 
 impl ConfigCheck {
     pub fn run(file: &Path, raw: &Cluster, version: KindVersion) -> Self {
         let rules = version.rules();
         let defaulted = with_defaults(raw);
-        let problems = validate::problems(file, &defaulted, rules);
-        let blocking = if problems.is_empty() {
+        let mut problems = validate::problems(file, &defaulted, rules);
+        let mut blocking = if problems.is_empty() {
             Vec::new()
         } else {
             // What is left: the problems as written that resolution does not remove, and any
@@ -53,11 +55,16 @@ impl ConfigCheck {
             }
             left
         };
+        // Docker's own refusal, which no kind rule covers and port resolution does not fix.
+        let across = super::host_ports::across_nodes(file, &defaulted);
+        problems.extend(across.iter().cloned());
+        blocking.extend(across);
         Self {
             version,
             kind_message: validate::kind_message(&problems),
             problems,
             blocking,
+            warnings: super::host_ports::not_on_this_host(file, &defaulted),
         }
     }
 

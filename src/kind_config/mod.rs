@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod defaults;
+pub mod host_ports;
 pub mod load;
 pub mod model;
 pub mod validate;

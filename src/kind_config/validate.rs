@@ -192,10 +192,14 @@ fn node_problems(
             ));
         }
         let container_port = pm.container_port.as_ref().map(|c| c.value).unwrap_or(0);
+        // A missing containerPort is located at the mapping's first field that is there.
         let container_pos = pm
             .container_port
             .as_ref()
             .map(|c| Position::of(file, c))
+            .or_else(|| pm.host_port.as_ref().map(|h| Position::of(file, h)))
+            .or_else(|| pm.listen_address.as_ref().map(|a| Position::of(file, a)))
+            .or_else(|| pm.protocol.as_ref().map(|p| Position::of(file, p)))
             .unwrap_or_else(|| Position::file_start(file));
         if let Err(e) = check_port(container_port) {
             out.push(at(
@@ -209,7 +213,7 @@ fn node_problems(
                 field("containerPort"),
                 container_pos,
                 format!(
-                    "kindproof needs a containerPort from 1 to 65535 to publish, got {container_port}"
+                    "a containerPort from 1 to 65535 is needed to publish, got {container_port}"
                 ),
                 Cause::KindproofOnly,
             ));

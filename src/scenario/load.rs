@@ -79,7 +79,16 @@ pub fn load(file: &Path, kind: KindVersion) -> Result<Scenario, Vec<LocatedError
             e.to_string(),
         )]
     })?;
-    let raw: raw::Scenario = crate::yaml::from_str(file, &text).map_err(|e| vec![e])?;
+    load_text(file, &text, kind)
+}
+
+/// Validate the scenario `text`, read from `file` (whose directory holds its manifests).
+pub fn load_text(
+    file: &Path,
+    text: &str,
+    kind: KindVersion,
+) -> Result<Scenario, Vec<LocatedError>> {
+    let raw: raw::Scenario = crate::yaml::from_str(file, text).map_err(|e| vec![e])?;
     let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut cx = Converter::new(file, &dir);
     let mut errors: Vec<LocatedError> = Vec::new();

@@ -119,7 +119,9 @@ macro_rules! corpus {
 corpus! {
     check_invalid invalid_api_version => "invalid-api-version.yaml";
     check_invalid invalid_cluster_name => "invalid-cluster-name.yaml";
+    check_invalid invalid_duplicate_key => "invalid-duplicate-key.yaml";
     check_invalid invalid_fixed_duplicate => "invalid-fixed-duplicate.yaml";
+    check_invalid invalid_fixed_port_two_nodes => "invalid-fixed-port-two-nodes.yaml";
     check_invalid invalid_listen_address => "invalid-listen-address.yaml";
     check_invalid invalid_listen_address_random_port => "invalid-listen-address-random-port.yaml";
     check_invalid invalid_malformed_yaml => "invalid-malformed-yaml.yaml";
@@ -129,6 +131,7 @@ corpus! {
     check_invalid invalid_port_minus_two => "invalid-port-minus-two.yaml";
     check_invalid invalid_protocol => "invalid-protocol.yaml";
     check_invalid invalid_role => "invalid-role.yaml";
+    check_invalid invalid_second_document => "invalid-second-document.yaml";
     check_invalid invalid_several => "invalid-several.yaml";
     check_invalid invalid_unknown_field => "invalid-unknown-field.yaml";
     check_invalid invalid_wrong_type => "invalid-wrong-type.yaml";
@@ -137,5 +140,6 @@ corpus! {
     check_valid valid_minus_one => "valid-minus-one.yaml";
     check_valid valid_tcp_udp_same_port => "valid-tcp-udp-same-port.yaml";
     check_valid valid_three_node => "valid-three-node.yaml";
+    check_valid valid_trailing_separator => "valid-trailing-separator.yaml";
     check_valid valid_two_random_tcp => "valid-two-random-tcp.yaml";
 }
