@@ -29,8 +29,9 @@ pub enum Command {
         /// newest rules kindproof knows]
         #[arg(long, value_name = "V", value_parser = kind_version)]
         kind_version: Option<KindVersion>,
-        /// Scenario directories (`scenarios/`, `scenarios/<name>/`) or scenario.yaml files; or kind
-        /// config files, or directories whose *.yaml files are checked
+        /// Scenario directories (`scenarios/`, `scenarios/<name>/`), scenario files, kind
+        /// config files, or directories of them: each file is checked as what its
+        /// apiVersion/kind say it is
         #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
     },

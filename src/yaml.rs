@@ -160,8 +160,21 @@ fn clean_path(path: &str) -> String {
 fn clean_message(err: &serde_saphyr::Error) -> String {
     let text = err.without_snippet().to_string();
     let text = text.trim();
-    match text.rfind(" at line ") {
-        Some(idx) if text[idx..].contains(", column ") => text[..idx].to_string(),
+    let text = match text.rfind(" at line ") {
+        Some(idx) if text[idx..].contains(", column ") => &text[..idx],
+        _ => text,
+    };
+    user_terms(text)
+}
+
+/// The parser's phrases that name Rust types or its own API, said in YAML terms.
+fn user_terms(text: &str) -> String {
+    if text.starts_with("cannot deserialize null into ") {
+        return "a value is required here, not null (`~` or nothing)".to_string();
+    }
+    match text {
+        "expected mapping start" => "expected a mapping (`key: value`) here".to_string(),
+        "expected sequence start" => "expected a list (`- item`) here".to_string(),
         _ => text.to_string(),
     }
 }
@@ -203,6 +216,35 @@ mod tests {
             "{err}"
         );
         assert!(!err.message.contains("from_str_multiple"), "{err}");
+    }
+
+    #[test]
+    fn nulls_and_wrong_shapes_are_said_in_yaml_terms() {
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only the error matters")]
+        struct Named {
+            name: String,
+            items: Vec<String>,
+            inner: std::collections::BTreeMap<String, String>,
+        }
+        for (text, want) in [
+            (
+                "name: ~\nitems: []\ninner: {}\n",
+                "a value is required here, not null",
+            ),
+            (
+                "name: a\nitems: 3\ninner: {}\n",
+                "expected a list (`- item`) here",
+            ),
+            (
+                "name: a\nitems: []\ninner: ~\n",
+                "expected a mapping (`key: value`) here",
+            ),
+        ] {
+            let err = from_str::<Named>(Path::new("f.yaml"), text).unwrap_err();
+            assert!(err.message.contains(want), "{text:?}: {err}");
+            assert!(!err.message.contains("Option<"), "{err}");
+        }
     }
 
     #[test]

@@ -144,7 +144,7 @@ mod tests {
         let p = across_nodes(Path::new("c.yaml"), &c);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].field, "nodes[1].extraPortMappings[0].hostPort");
-        assert_eq!(p[0].position.line, 10);
+        assert_eq!(p[0].position.line, 11);
         assert!(p[0].message.contains("published by node 0 too"));
         // Distinct specific addresses do not collide.
         let c = cluster(

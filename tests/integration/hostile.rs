@@ -436,3 +436,20 @@ fn the_runtime_directory_must_be_private() {
     }
     assert!(!open.join("ports").exists());
 }
+
+#[test]
+fn each_error_is_printed_once_in_the_users_terms() {
+    let bad = crate::support::fixture("invalid-duplicate-key.yaml");
+    let o = kindproof()
+        .env("DOCKER_HOST", NO_DOCKER)
+        .args(["ports", "--kind-version", "0.33.0"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("`role` appears twice").count(), 1, "{err}");
+    for internal in ["DuplicateKeyPolicy", "from_str_multiple", ".?", "Option<"] {
+        assert!(!err.contains(internal), "{internal}: {err}");
+    }
+}
