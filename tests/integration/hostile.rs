@@ -453,3 +453,64 @@ fn each_error_is_printed_once_in_the_users_terms() {
         assert!(!err.contains(internal), "{internal}: {err}");
     }
 }
+
+#[test]
+fn impossible_kind_versions_are_refused_and_future_ones_warned_about() {
+    let config = root().join("kind-configs/three-node.yaml");
+    let o = kindproof()
+        .args(["validate", "--kind-version", "0.0.9"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no kind release v0.0.9 exists"), "{err}");
+    let o = kindproof()
+        .args(["validate", "--kind-version", "9.99.0"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        err.contains("kind v9.99.0 is newer than any kind kindproof knows"),
+        "{err}"
+    );
+}
+
+/// kindproof killed while `kind version` hangs: the hanging kind dies with it.
+#[test]
+fn a_hanging_kind_dies_with_kindproof() {
+    let d = tempfile::tempdir().unwrap();
+    let marker = format!("32.{}", std::process::id());
+    let kind = d.path().join("kind");
+    std::fs::write(&kind, format!("#!/bin/sh\nexec sleep {marker}\n")).unwrap();
+    std::fs::set_permissions(&kind, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = kindproof()
+        .env("KINDPROOF_KIND", &kind)
+        .arg("validate")
+        .arg(root().join("kind-configs/three-node.yaml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !running(&format!("sleep {marker}")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "kind never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: our own child's pid and a valid signal.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    let start = Instant::now();
+    while running(&format!("sleep {marker}")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the hanging kind survived kindproof"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

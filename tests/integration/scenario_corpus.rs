@@ -87,6 +87,8 @@ corpus! {
     scenario_invalid_manifest_directory => "invalid-manifest-directory";
     scenario_invalid_config_absolute => "invalid-config-absolute";
     scenario_invalid_variant_name_path => "invalid-variant-name-path";
+    scenario_invalid_kind_create_outside => "invalid-kind-create-outside";
+    scenario_invalid_null_name => "invalid-null-name";
     scenario_invalid_variable_cycle => "invalid-variable-cycle";
     scenario_invalid_variable_injection => "invalid-variable-injection";
 }
