@@ -102,6 +102,29 @@ pub fn check_file(out: &Path, flag: &str) -> Result<(), String> {
     }
 }
 
+/// Write `text` to `out` atomically: a temporary file in the same directory, then a rename,
+/// which replaces a regular file (or a symlink put there meanwhile) without following it.
+/// `out` is checked first ([`check_file`]): refused is invalid input, a failed write is
+/// infrastructure.
+pub fn write_file(out: &Path, text: &str, flag: &str) -> Result<(), crate::exit::AppError> {
+    use crate::exit::AppError;
+    check_file(out, flag).map_err(AppError::InvalidInput)?;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AppError::io(format!(
+        "create a temporary file in {}",
+        dir.display()
+    )))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.flush())
+        .map_err(AppError::io(format!("write {}", out.display())))?;
+    tmp.persist(out)
+        .map_err(|e| AppError::io(format!("write {}", out.display()))(e.error))?;
+    Ok(())
+}
+
 /// A `--report-*` flag's value, checked when the command line is parsed (before any cluster
 /// exists): see [`check_file`].
 pub fn output_file(s: &str) -> Result<PathBuf, String> {

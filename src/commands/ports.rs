@@ -1,7 +1,6 @@
 //! `kindproof ports`: resolve a kind config's host ports, print them (table or JSON), optionally
 //! write the resolved config, optionally hold the reservations until stdin closes.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -147,27 +146,13 @@ fn table(
     out
 }
 
-/// Write atomically: a temp file in the same directory, then rename (which replaces a regular
-/// file, or a symlink put there meanwhile, without following it).
+/// The resolved config, written atomically (see [`crate::output::write_file`]).
 fn write_config(out: &Path, cluster: &crate::kind_config::model::Cluster) -> Result<(), AppError> {
-    crate::output::check_file(out, "--write").map_err(AppError::InvalidInput)?;
     let yaml = serde_saphyr::to_string(cluster).expect("a loaded config serializes");
     let text = format!(
         "# Written by kindproof ports: host ports resolved (hostPort 0/unset picked and reserved).\n{yaml}"
     );
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AppError::io(format!(
-        "create a temporary file in {}",
-        dir.display()
-    )))?;
-    tmp.write_all(text.as_bytes())
-        .map_err(AppError::io(format!("write {}", out.display())))?;
-    tmp.persist(out)
-        .map_err(|e| AppError::io(format!("write {}", out.display()))(e.error))?;
-    Ok(())
+    crate::output::write_file(out, &text, "--write")
 }
 
 /// Load `file` and check it the way kind `version` would; a config kind would reject even with

@@ -4,7 +4,7 @@
 //! documented code: 1 when an assertion failed, 3 when the harness broke.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -185,10 +185,14 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             )));
     crate::out!("{}", summary_text(&reports, &phases));
     if let Some(path) = &args.report_junit {
-        write(path, &junit(&reports, &phases))?;
+        crate::output::write_file(path, &junit(&reports, &phases), "--report-junit")?;
     }
     if let Some(path) = &args.report_json {
-        write(path, &json(&reports, &phases, Some(&timeline)))?;
+        crate::output::write_file(
+            path,
+            &json(&reports, &phases, Some(&timeline)),
+            "--report-json",
+        )?;
     }
     let failed = reports
         .iter()
@@ -202,10 +206,6 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         return Err(AppError::Verdict { failed, broken });
     }
     Ok(())
-}
-
-fn write(path: &Path, text: &str) -> Result<(), AppError> {
-    std::fs::write(path, text).map_err(AppError::io(format!("write {}", path.display())))
 }
 
 /// Remove whatever this run created that is still there (after an interrupt): its clusters
