@@ -277,7 +277,7 @@ impl<'a, B: Backend> Run<'a, B> {
         let (file, text) = match source {
             ManifestSource::File(t) => {
                 let name = self.resolve(t)?;
-                let path = crate::scenario::load::scenario_file(&self.cx.scenario.dir, &name)
+                let path = crate::scenario::paths::scenario_file(&self.cx.scenario.dir, &name)
                     .map_err(Status::broken)?;
                 let text =
                     crate::input::read_text(&path).map_err(|e| Status::broken(e.to_string()))?;

@@ -211,7 +211,7 @@ pub(crate) fn manifest_docs(
         let text = match source {
             ManifestSource::File(t) => {
                 let name = fill(&t.0)?;
-                let path = crate::scenario::load::scenario_file(&s.dir, &name)?;
+                let path = crate::scenario::paths::scenario_file(&s.dir, &name)?;
                 crate::input::read_text(&path).map_err(|e| e.to_string())?
             }
             ManifestSource::Inline(t) => t.0.clone(),

@@ -6,5 +6,6 @@ pub mod expand;
 pub mod find;
 pub mod load;
 pub mod model;
+pub mod paths;
 pub mod raw;
 pub mod vars;

@@ -1,0 +1,299 @@
+//! Converting a step's action: apply, patch, delete, wait, sleep, exec, node actions,
+//! kind-create, and where a step runs (`from`, node names).
+
+use super::*;
+
+impl Converter<'_> {
+    pub(super) fn action(
+        &mut self,
+        r: &raw::Step,
+        at: &Position,
+        field: &str,
+        known: &Known,
+        user: &BTreeMap<String, String>,
+    ) -> Option<(Action, Duration, String)> {
+        let t = self.timeouts;
+        if let Some(a) = &r.apply {
+            let f = format!("{field}.apply");
+            let source = self.source(&a.file, &a.manifest, at.clone(), &f, known, user)?;
+            let mode = match a.mode.as_ref().map(|m| m.value.as_str()) {
+                None | Some("client-side") => ApplyMode::ClientSide,
+                Some("server-side") => ApplyMode::ServerSide { force: a.force },
+                Some("replace") => ApplyMode::Replace,
+                Some("create") => ApplyMode::Create,
+                Some(other) => {
+                    let m = a.mode.as_ref().expect("some");
+                    self.err(
+                        pos(self.file, m),
+                        &format!("{f}.mode"),
+                        format!("unknown apply mode {other:?} (client-side, server-side, replace, create)"),
+                    );
+                    return None;
+                }
+            };
+            let what = match &source {
+                ManifestSource::File(t) => t.0.clone(),
+                ManifestSource::Inline(_) => "inline manifest".into(),
+            };
+            let label = format!("apply {what} ({})", mode_name(mode));
+            return Some((
+                Action::Apply {
+                    source,
+                    mode,
+                    expect_error: a.expect_error,
+                },
+                t.apply,
+                label,
+            ));
+        }
+        if let Some(p) = &r.patch {
+            let f = format!("{field}.patch");
+            let patch_type = match p.patch_type.value.as_str() {
+                "json" => PatchType::Json,
+                "merge" => PatchType::Merge,
+                "strategic" => PatchType::Strategic,
+                other => {
+                    self.err(
+                        pos(self.file, &p.patch_type),
+                        &format!("{f}.type"),
+                        format!("unknown patch type {other:?} (json, merge, strategic)"),
+                    );
+                    return None;
+                }
+            };
+            let target = self.object_ref(&p.target, &format!("{f}.target"), known);
+            let label = format!("patch {} ({})", target.name.0, p.patch_type.value);
+            return Some((
+                Action::Patch {
+                    target,
+                    patch_type,
+                    patch: p.patch.clone(),
+                    expect_error: p.expect_error,
+                },
+                t.apply,
+                label,
+            ));
+        }
+        if let Some(d) = &r.delete {
+            let f = format!("{field}.delete");
+            let (source, target) = match (&d.file, &d.target) {
+                (Some(file), None) => (
+                    Some(ManifestSource::File(self.manifest_file(
+                        file,
+                        &format!("{f}.file"),
+                        known,
+                        user,
+                    ))),
+                    None,
+                ),
+                (None, Some(target)) => (
+                    None,
+                    Some(self.object_ref(target, &format!("{f}.target"), known)),
+                ),
+                _ => {
+                    self.err(
+                        at.clone(),
+                        &f,
+                        "exactly one of `file` or `target` is required",
+                    );
+                    return None;
+                }
+            };
+            return Some((Action::Delete { source, target }, t.delete, "delete".into()));
+        }
+        if let Some(w) = &r.wait {
+            let f = format!("{field}.wait");
+            let mut forms = Vec::new();
+            if let Some(p) = &w.pods {
+                let phase = p.phase.as_ref().map(|x| x.value.clone());
+                forms.push(WaitFor::Pods {
+                    selector: self.tpl(&p.selector, &format!("{f}.pods.selector"), known),
+                    ready: p.ready,
+                    phase,
+                    count: p.count,
+                });
+            }
+            if let Some(d) = &w.deployment {
+                forms.push(WaitFor::Deployment(self.tpl(
+                    d,
+                    &format!("{f}.deployment"),
+                    known,
+                )));
+            }
+            if let Some(e) = &w.endpoints {
+                forms.push(WaitFor::Endpoints {
+                    service: self.tpl(&e.service, &format!("{f}.endpoints.service"), known),
+                    ready: e.ready,
+                });
+            }
+            if w.nodes.as_ref().is_some_and(|n| n.ready) {
+                forms.push(WaitFor::NodesReady);
+            }
+            if forms.len() != 1 {
+                self.err(
+                    at.clone(),
+                    &f,
+                    "a wait needs exactly one of pods, deployment, endpoints, nodes",
+                );
+                return None;
+            }
+            return Some((Action::Wait(forms.remove(0)), t.wait, "wait".into()));
+        }
+        if let Some(s) = &r.sleep {
+            let d = self.dur(s, &format!("{field}.sleep"))?;
+            return Some((
+                Action::Sleep(d),
+                d + Duration::from_secs(5),
+                format!("sleep {}", s.value),
+            ));
+        }
+        if let Some(e) = &r.exec {
+            let f = format!("{field}.exec");
+            let target = match (&e.node, &e.pod) {
+                (Some(n), None) => ExecTarget::Node(self.node_name(n, &format!("{f}.node"), known)),
+                (None, Some(p)) => ExecTarget::Pod {
+                    pod: self.tpl(p, &format!("{f}.pod"), known),
+                    container: e
+                        .container
+                        .as_ref()
+                        .map(|c| self.tpl(c, &format!("{f}.container"), known)),
+                },
+                _ => {
+                    self.err(at.clone(), &f, "exactly one of `node` or `pod` is required");
+                    return None;
+                }
+            };
+            if e.command.is_empty() {
+                self.err(at.clone(), &format!("{f}.command"), "a command is required");
+                return None;
+            }
+            let command: Vec<Template> = e
+                .command
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.tpl(c, &format!("{f}.command[{i}]"), known))
+                .collect();
+            let label = format!(
+                "exec {}",
+                command
+                    .iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            return Some((
+                Action::Exec {
+                    target,
+                    command,
+                    exit_code: e.exit_code.unwrap_or(0),
+                },
+                t.exec,
+                label,
+            ));
+        }
+        if let Some(n) = &r.restart_node {
+            let node = self.node_name(n, &format!("{field}.restart-node"), known);
+            let label = format!("restart node {}", node.0);
+            return Some((Action::RestartNode(node), t.node, label));
+        }
+        if let Some(p) = &r.pause_node {
+            let f = format!("{field}.pause-node");
+            let node = self.node_name(&p.node, &format!("{f}.node"), known);
+            let duration = self.dur(&p.duration, &format!("{f}.for"))?;
+            let label = format!("pause node {} for {}", node.0, p.duration.value);
+            return Some((
+                Action::PauseNode { node, duration },
+                t.node.max(duration),
+                label,
+            ));
+        }
+        if let Some(p) = &r.probe {
+            return self
+                .probe(p, at, &format!("{field}.probe"), known)
+                .map(|(a, l)| (a, t.probe, l));
+        }
+        if let Some(k) = &r.kind_create {
+            let f = format!("{field}.kind-create");
+            let version = match k
+                .rules
+                .value
+                .parse::<crate::kind_config::version::KindVersion>()
+            {
+                Ok(v) => v,
+                Err(m) => {
+                    self.err(pos(self.file, &k.rules), &format!("{f}.rules"), m);
+                    return None;
+                }
+            };
+            let config_file =
+                match crate::scenario::paths::kind_config_path(self.dir, &k.config.value) {
+                    Ok(p) => p,
+                    Err(m) => {
+                        self.err(pos(self.file, &k.config), &format!("{f}.config"), m);
+                        return None;
+                    }
+                };
+            if let Err(e) = crate::kind_config::load::load_file(&config_file) {
+                self.err(
+                    pos(self.file, &k.config),
+                    &format!("{f}.config"),
+                    e.to_string(),
+                );
+                return None;
+            }
+            let label = format!(
+                "kind create cluster --config {} (kind {version} rules)",
+                k.config.value
+            );
+            return Some((
+                Action::KindCreate {
+                    config_file,
+                    version,
+                },
+                t.node,
+                label,
+            ));
+        }
+        if let Some(a) = &r.assert {
+            return self
+                .assertion(a, at, &format!("{field}.assert"), known)
+                .map(|(a, l)| (a, t.assert, l));
+        }
+        None
+    }
+
+    /// A node named by kind's short name (`worker`), or a variable.
+    pub(super) fn node_name(&mut self, s: &S<String>, field: &str, known: &Known) -> Template {
+        let t = self.tpl(s, field, known);
+        if !s.value.contains("${") && !known.nodes.contains(&s.value) {
+            self.err(
+                pos(self.file, s),
+                field,
+                format!(
+                    "the cluster has no node `{}` (nodes: {})",
+                    s.value,
+                    known.nodes.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        t
+    }
+
+    pub(super) fn from(&mut self, s: &S<String>, field: &str, known: &Known) -> Option<From> {
+        match from(&s.value) {
+            Ok(From::Node(n)) => Some(From::Node(self.node_name(
+                &S {
+                    value: n.0,
+                    ..s.clone()
+                },
+                field,
+                known,
+            ))),
+            Ok(f) => Some(f),
+            Err(m) => {
+                self.err(pos(self.file, s), field, m);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Converting probes: connect, dns and bind, with their bounded counts and intervals.
+
+use super::*;
+
+impl Converter<'_> {
+    pub(super) fn probe(
+        &mut self,
+        p: &raw::Probe,
+        at: &Position,
+        field: &str,
+        known: &Known,
+    ) -> Option<(Action, String)> {
+        match (&p.connect, &p.dns, &p.bind) {
+            (Some(c), None, None) => {
+                let f = format!("{field}.connect");
+                let from = self.from(&c.from, &format!("{f}.from"), known)?;
+                if c.targets.is_empty() {
+                    self.err(
+                        at.clone(),
+                        &format!("{f}.targets"),
+                        "at least one target is required",
+                    );
+                }
+                let targets = c
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| self.tpl(t, &format!("{f}.targets[{i}]"), known))
+                    .collect();
+                let http = match c.proto.as_ref().map(|p| p.value.as_str()) {
+                    None | Some("tcp") => false,
+                    Some("http") => true,
+                    Some(other) => {
+                        let p = c.proto.as_ref().expect("some");
+                        self.err(
+                            pos(self.file, p),
+                            &format!("{f}.proto"),
+                            format!("unknown proto {other:?} (tcp, http)"),
+                        );
+                        false
+                    }
+                };
+                let per_connection = match &c.per_connection_timeout {
+                    Some(d) => self.dur(d, &format!("{f}.perConnectionTimeout"))?,
+                    None => Duration::from_secs(2),
+                };
+                let label = format!("probe connect from {}", c.from.value);
+                Some((
+                    Action::Probe(ProbeSpec::Connect {
+                        from,
+                        targets,
+                        count: self.bounded(&c.count, &format!("{f}.count"), 40, 1..=MAX_COUNT)?,
+                        concurrency: self.bounded(
+                            &c.concurrency,
+                            &format!("{f}.concurrency"),
+                            4,
+                            1..=MAX_CONCURRENCY,
+                        )?,
+                        per_connection,
+                        http,
+                    }),
+                    label,
+                ))
+            }
+            (None, Some(d), None) => {
+                let f = format!("{field}.dns");
+                let from = self.from(&d.from, &format!("{f}.from"), known)?;
+                let name = self.tpl(&d.name, &format!("{f}.name"), known);
+                let interval = match &d.interval {
+                    Some(i) => {
+                        let d = self.dur(i, &format!("{f}.interval"))?;
+                        if d.is_zero() {
+                            self.err(
+                                pos(self.file, i),
+                                &format!("{f}.interval"),
+                                "an interval of 0 would query without pause: name one of at least 1ms",
+                            );
+                            return None;
+                        }
+                        d
+                    }
+                    None => Duration::from_millis(20),
+                };
+                let until = match d.until.as_ref().map(|u| u.value.as_str()) {
+                    None | Some("until-resolved") => DnsUntil::Resolved,
+                    Some("once") => DnsUntil::Once,
+                    Some(_) => DnsUntil::For(
+                        self.dur(d.until.as_ref().expect("some"), &format!("{f}.until"))?,
+                    ),
+                };
+                let label = format!("probe dns {} from {}", d.name.value, d.from.value);
+                Some((
+                    Action::Probe(ProbeSpec::Dns {
+                        from,
+                        name,
+                        interval,
+                        until,
+                    }),
+                    label,
+                ))
+            }
+            (None, None, Some(b)) => {
+                let f = format!("{field}.bind");
+                let from = self.from(&b.from, &format!("{f}.from"), known)?;
+                let address = self.tpl(&b.address, &format!("{f}.address"), known);
+                let label = format!("probe bind {} from {}", b.address.value, b.from.value);
+                Some((Action::Probe(ProbeSpec::Bind { from, address }), label))
+            }
+            _ => {
+                self.err(
+                    at.clone(),
+                    field,
+                    "a probe needs exactly one of connect, dns, bind",
+                );
+                None
+            }
+        }
+    }
+}
