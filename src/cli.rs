@@ -141,7 +141,7 @@ pub enum ImageCommand {
     Build {
         /// The static kindproof-probe binary [default: $KINDPROOF_PROBE_BIN, beside kindproof,
         /// or the `make probe` output]
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", value_parser = existing_file)]
         binary: Option<PathBuf>,
     },
     /// Load a local image (the probe image by default) into every node of a kind cluster that
