@@ -410,6 +410,15 @@ fn run_flags_are_checked_before_any_work() {
             "{args:?} reached for Docker: {err}"
         );
     }
+    // The probe binary of `image build` is read whole: a device is refused before that.
+    let o = kindproof()
+        .env("DOCKER_HOST", NO_DOCKER)
+        .args(["image", "build", "--binary", "/dev/zero"])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero is not a regular file"), "{err}");
 }
 
 #[test]
