@@ -95,6 +95,7 @@ async fn main() {
             nodes: nodes.clone(),
             probe_image: "kindproof/probe:0.1.0".into(),
             poll: Duration::from_millis(500),
+            stop: Default::default(),
         };
         let r = run_variant(&backend, &cx).await;
         if r.status.is_passed() {

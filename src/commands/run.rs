@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::run_cluster::{acquire, no_cluster};
+use super::run_cluster::{acquire, no_cluster, sweep};
 use super::run_one::{Shared, run_one};
 use crate::cluster::kind::{check_kind, check_provider};
 use crate::cluster::nodes::kind_nodes;
@@ -28,6 +28,7 @@ use crate::runner::outcome::{Status, VariantReport};
 use crate::runner::plan::{Group, Needs, Partition, group, manifest_images, needs, select};
 use crate::runner::report::{Phases, json, junit, summary_text, variant_text};
 use crate::runner::schedule::Scheduler;
+use crate::runner::stop::Stop;
 use crate::runner::timeline::Recorder;
 use crate::scenario::model::Scenario;
 use crate::signals::Signals;
@@ -107,6 +108,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         }],
     };
     let recorder = Recorder::new(started);
+    let (stop_handle, stop) = Stop::new();
     recorder.phase("load", started, Instant::now());
     let cx = Ctx {
         engine: &engine,
@@ -115,6 +117,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         run_id: &run_id,
         version,
         recorder: &recorder,
+        stop: &stop,
     };
     let mut reports: Vec<VariantReport> = Vec::new();
     let work = async {
@@ -160,13 +163,34 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         done.sort_by_key(|(gi, _)| *gi);
         reports.extend(done.into_iter().flat_map(|(_, r)| r));
     };
-    tokio::select! {
-        () = work => {}
-        () = signals.recv() => {
-            crate::errln!("kindproof: interrupted: cleaning up");
-            signals.cleanup_or_abort(sweep(&engine, &run_id, &args)).await;
-            return Err(AppError::Interrupted);
+    let interrupted = {
+        tokio::pin!(work);
+        tokio::select! {
+            () = &mut work => false,
+            () = signals.recv() => {
+                // The first signal stops the run in order: the running variants' steps are
+                // cut short, their `finally` and `cleanup:` steps run (bounded), then the sweep.
+                crate::errln!(
+                    "kindproof: interrupted: running the current variants' finally and cleanup steps (at most {}s; a second signal aborts)",
+                    STOP_BOUND.as_secs()
+                );
+                stop_handle.request();
+                let finished = signals
+                    .cleanup_or_abort(tokio::time::timeout(STOP_BOUND, &mut work))
+                    .await;
+                if finished.is_err() {
+                    crate::errln!("kindproof: finally and cleanup steps did not finish in time");
+                }
+                true
+            }
         }
+    };
+    if interrupted {
+        crate::errln!("kindproof: interrupted: removing what this run created");
+        signals
+            .cleanup_or_abort(sweep(&engine, &run_id, &args))
+            .await;
+        return Err(AppError::Interrupted);
     }
     // Wall-clock phases: the union of each phase's intervals across clusters and variants.
     phases.cluster_create = recorder.phase_total("cluster_create");
@@ -208,49 +232,6 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Remove whatever this run created that is still there (after an interrupt): its clusters
-/// and labelled containers.
-async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) {
-    let base = state_base();
-    // On a borrowed cluster the run's namespaces outlive it unless deleted here (background
-    // deletion; the run does not wait for it).
-    let borrowed = match (&args.kubeconfig, &args.cluster) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(name)) => Some(state::kubeconfig(&base, name)),
-        (None, None) => None,
-    };
-    if let Some(kubeconfig) = borrowed.filter(|k| k.is_file())
-        && let Ok(kube) = Kube::connect(&kubeconfig, args.context.as_deref()).await
-    {
-        use k8s_openapi::api::core::v1::Namespace;
-        let api: kube::Api<Namespace> = kube::Api::all(kube.client.clone());
-        let label = crate::docker::labels::run_filter(run_id);
-        if let Ok(list) = api
-            .list(&kube::api::ListParams::default().labels(&label))
-            .await
-        {
-            for ns in list.items.into_iter().filter_map(|n| n.metadata.name) {
-                let _ = api
-                    .delete(&ns, &kube::api::DeleteParams::background())
-                    .await;
-            }
-        }
-    }
-    for rec in state::all(&base) {
-        if rec.run_id == run_id && !rec.keep {
-            let _ = delete_recorded(engine, &base, &rec.name).await;
-        }
-    }
-    if let Ok(list) = engine
-        .list_containers(&crate::docker::labels::run_filter(run_id))
-        .await
-    {
-        for c in list {
-            let _ = engine.remove_container(&c.id).await;
-        }
-    }
-}
-
 /// A variant's spinner, cleared when the variant ends however it ends.
 struct BarGuard(Option<indicatif::ProgressBar>);
 
@@ -261,6 +242,9 @@ impl Drop for BarGuard {
         }
     }
 }
+
+/// How long an interrupted run waits for its variants' `finally` and `cleanup:` steps.
+const STOP_BOUND: Duration = Duration::from_secs(90);
 
 /// How long the run waits, at its end, for the namespaces it deleted in the background.
 const STRAGGLERS: Duration = Duration::from_secs(60);
@@ -274,6 +258,7 @@ pub(super) struct Ctx<'a> {
     pub run_id: &'a str,
     pub version: crate::kind_config::version::KindVersion,
     pub recorder: &'a Recorder,
+    pub stop: &'a Stop,
 }
 
 async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantReport>, AppError> {
@@ -284,6 +269,7 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
         run_id,
         version: _,
         recorder,
+        stop,
     } = cx;
     // Offline preflight: whatever the run needs locally exists before anything is created.
     let probe_bin = if need.host_probe {
@@ -326,7 +312,11 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
     let t = Instant::now();
     let get = async {
         if need.cluster {
-            acquire(cx, g, need).await
+            // A stop cuts a creation short (kind is killed); the sweep removes what it made.
+            tokio::select! {
+                got = acquire(cx, g, need) => got,
+                () = stop.wait() => Err(AppError::Interrupted),
+            }
         } else {
             Ok(no_cluster())
         }
@@ -424,6 +414,7 @@ async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantRep
             scheduler: &scheduler,
             recorder: cx.recorder,
             pending: &pending,
+            stop: stop.clone(),
         };
         let runs = g.picks.iter().enumerate().map(|(i, p)| {
             let s = &scenarios[p.scenario];

@@ -1,10 +1,11 @@
 //! Which cluster a group of `kindproof run` uses: the kind cluster `--cluster` names (nodes
 //! from Docker), the one `--kubeconfig` reaches (nodes from the API), or one kind creates for
-//! the group's shape (deleted if it never becomes Ready); none when no variant uses one.
+//! the group's shape (deleted if it never becomes Ready); none when no variant uses one. And
+//! the sweep of what an interrupted run created.
 
 use std::path::PathBuf;
 
-use super::run::Ctx;
+use super::run::{Ctx, RunArgs};
 use crate::cluster::kind::{cluster_name, node_image};
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;
@@ -12,8 +13,12 @@ use crate::cluster::provider::{
     ClusterHandle, ClusterProvider, ExistingCluster, KindCluster, from_kind,
 };
 use crate::cluster::state::{self, state_base};
+use crate::commands::cluster::delete_recorded;
 use crate::commands::cluster::{prepare, provider};
+use crate::docker::api::Engine as _;
+use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
+use crate::kube_ops::client::Kube;
 use crate::runner::plan::{Group, Needs};
 use crate::scenario::model::Scenario;
 
@@ -32,6 +37,7 @@ pub(super) async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acqui
         run_id,
         version,
         recorder: _,
+        stop: _,
     } = cx;
     let network = network_name();
     if let Some(name) = &args.cluster {
@@ -152,4 +158,47 @@ fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
     );
     let h = crate::fnv::fnv1a(key.as_bytes());
     format!("{:x}", h & 0xf)
+}
+
+/// Remove whatever this run created that is still there (after an interrupt): its clusters
+/// and labelled containers.
+pub(super) async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) {
+    let base = state_base();
+    // On a borrowed cluster the run's namespaces outlive it unless deleted here (background
+    // deletion; the run does not wait for it).
+    let borrowed = match (&args.kubeconfig, &args.cluster) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(name)) => Some(state::kubeconfig(&base, name)),
+        (None, None) => None,
+    };
+    if let Some(kubeconfig) = borrowed.filter(|k| k.is_file())
+        && let Ok(kube) = Kube::connect(&kubeconfig, args.context.as_deref()).await
+    {
+        use k8s_openapi::api::core::v1::Namespace;
+        let api: kube::Api<Namespace> = kube::Api::all(kube.client.clone());
+        let label = crate::docker::labels::run_filter(run_id);
+        if let Ok(list) = api
+            .list(&kube::api::ListParams::default().labels(&label))
+            .await
+        {
+            for ns in list.items.into_iter().filter_map(|n| n.metadata.name) {
+                let _ = api
+                    .delete(&ns, &kube::api::DeleteParams::background())
+                    .await;
+            }
+        }
+    }
+    for rec in state::all(&base) {
+        if rec.run_id == run_id && !rec.keep {
+            let _ = delete_recorded(engine, &base, &rec.name).await;
+        }
+    }
+    if let Ok(list) = engine
+        .list_containers(&crate::docker::labels::run_filter(run_id))
+        .await
+    {
+        for c in list {
+            let _ = engine.remove_container(&c.id).await;
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::runner::cluster_backend::ClusterBackend;
 use crate::runner::engine::{Context, run_variant};
 use crate::runner::outcome::{Status, VariantReport};
 use crate::runner::schedule::Scheduler;
+use crate::runner::stop::Stop;
 use crate::runner::timeline::{Recorder, VariantSpan};
 use crate::scenario::model::{GateOn, Scenario, Variant};
 use crate::version::Version;
@@ -40,6 +41,8 @@ pub(super) struct Shared<'a> {
     pub recorder: &'a Recorder,
     /// Namespaces deleted in the background, waited for once at the end.
     pub pending: &'a Mutex<Vec<String>>,
+    /// The run's orderly stop (see [`Stop`]).
+    pub stop: Stop,
 }
 
 /// A variable of the run as far as it is known before the variant runs (user variables, the
@@ -129,7 +132,15 @@ pub(super) async fn run_one(sh: &Shared<'_>, s: &Scenario, v: &Variant, i: usize
             );
         }
     };
-    let (slot, waited) = sh.scheduler.admit(&id, &held.claims).await;
+    // A stopped run starts no variant, and stops waiting for a turn.
+    let interrupted = || skipped(s, v, "the run was interrupted before it started".into());
+    if sh.stop.requested() {
+        return interrupted();
+    }
+    let (slot, waited) = tokio::select! {
+        admitted = sh.scheduler.admit(&id, &held.claims) => admitted,
+        () = sh.stop.wait() => return interrupted(),
+    };
     if sh.verbose {
         for w in &waited {
             crate::errln!("kindproof: {id} {w}");
@@ -198,6 +209,7 @@ async fn run_in(sh: &Shared<'_>, s: &Scenario, v: &Variant, namespace: &str) -> 
         nodes: sh.handle.nodes.clone(),
         probe_image: image_name(),
         poll: Duration::from_millis(500),
+        stop: sh.stop.clone(),
     };
     let mut report = run_variant(sh.backend, &cx).await;
     if !matches!(report.status, Status::Passed | Status::Skipped { .. }) {

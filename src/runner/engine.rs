@@ -17,11 +17,15 @@ use super::fresh::{Disruption, DisruptionKind};
 use super::observe::Round;
 use super::outcome::{Status, StepReport, VariantReport, overall};
 use super::results::{BindRecord, ConnectSummary, DnsSummary};
+pub use super::stop::Stop;
 use crate::cluster::provider::Node;
 use crate::kube_ops::apply::Written;
 use crate::kube_ops::manifest::{Manifest, object_ref};
 use crate::scenario::model::*;
 use crate::scenario::vars::substitute;
+
+/// The "step" after which the rest are skipped when the run is stopped.
+const STOPPED: &str = "\u{0}stopped";
 
 /// How long past its deadline a wait or an assertion may take to report, for a call that hangs.
 pub(super) const HANG_GRACE: Duration = Duration::from_secs(10);
@@ -36,6 +40,9 @@ pub struct Context<'a> {
     pub probe_image: String,
     /// How often waits and assertions look again.
     pub poll: Duration,
+    /// The run's orderly stop: steps not started are skipped, the running one is cut short,
+    /// `finally` and `cleanup:` steps still run.
+    pub stop: Stop,
 }
 
 /// What steps produced so far: outputs by step id, probe results by step id, the probe steps
@@ -74,6 +81,8 @@ pub(super) struct Run<'a, B: Backend> {
     pub cx: &'a Context<'a>,
     pub state: State,
     pub extra: StepExtra,
+    /// Running `finally` or `cleanup:` steps, which a stop does not cut short.
+    pub finishing: bool,
 }
 
 pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantReport {
@@ -83,6 +92,7 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         cx,
         state: State::default(),
         extra: StepExtra::default(),
+        finishing: false,
     };
     for n in &cx.nodes {
         run.state
@@ -90,7 +100,8 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
             .insert(short_name(&cx.cluster, &n.name).to_string(), n.clone());
     }
     let steps = run.steps(&cx.variant.steps, false).await;
-    // Cleanup runs whatever happened, newest first, each step on its own.
+    // Cleanup runs whatever happened (a stop included), newest first, each step on its own.
+    run.finishing = true;
     let mut cleanup = Vec::new();
     for step in cx.variant.cleanup.iter().rev() {
         cleanup.push(run.step(step).await);
@@ -152,11 +163,18 @@ impl<'a, B: Backend> Run<'a, B> {
             let mut out = Vec::new();
             let mut stopped: Option<String> = None;
             for step in steps {
+                if !all && !self.finishing && self.cx.stop.requested() {
+                    stopped = Some(STOPPED.to_string());
+                }
                 if let Some(after) = &stopped {
                     out.push(StepReport {
                         name: self.display(&step.name),
                         status: Status::Skipped {
-                            reason: format!("after {after:?} did not pass"),
+                            reason: if after == STOPPED {
+                                "the run was interrupted".to_string()
+                            } else {
+                                format!("after {after:?} did not pass")
+                            },
                         },
                         duration: Duration::ZERO,
                         finally: Vec::new(),
@@ -183,12 +201,17 @@ impl<'a, B: Backend> Run<'a, B> {
             Action::Wait(_) | Action::Assert(_) => step.timeout + HANG_GRACE,
             _ => step.timeout,
         };
-        let status = match tokio::time::timeout(bound, self.action(step)).await {
-            Ok(s) => s,
-            Err(_) => Status::failed(
-                format!("did not finish within {bound:?}"),
-                "(still running when the deadline passed)",
-            ),
+        let stop = self.cx.stop.clone();
+        let cut = !self.finishing;
+        let status = tokio::select! {
+            done = tokio::time::timeout(bound, self.action(step)) => match done {
+                Ok(s) => s,
+                Err(_) => Status::failed(
+                    format!("did not finish within {bound:?}"),
+                    "(still running when the deadline passed)",
+                ),
+            },
+            () = stop.wait(), if cut => Status::broken("interrupted: the run was stopped by a signal"),
         };
         if let Some(id) = &step.id {
             self.state
@@ -199,7 +222,9 @@ impl<'a, B: Backend> Run<'a, B> {
         }
         let extra = std::mem::take(&mut self.extra);
         let duration = started.elapsed();
+        let was = std::mem::replace(&mut self.finishing, true);
         let finally = self.steps(&step.finally, true).await;
+        self.finishing = was;
         StepReport {
             name: self.display(&step.name),
             status,
@@ -208,60 +233,6 @@ impl<'a, B: Backend> Run<'a, B> {
             rounds: extra.rounds,
             evidence: extra.evidence,
         }
-    }
-
-    pub(super) fn lookup(&self, name: &str) -> Option<String> {
-        self.lookup_at(name, 0)
-    }
-
-    fn lookup_at(&self, name: &str, depth: usize) -> Option<String> {
-        let parts: Vec<&str> = name.splitn(3, '.').collect();
-        match parts.as_slice() {
-            ["cluster", "name"] => Some(self.cx.cluster.clone()),
-            ["namespace"] => Some(self.cx.namespace.clone()),
-            ["probe", "image"] => Some(self.cx.probe_image.clone()),
-            ["nodes", node, field] => {
-                let n = self.state.nodes.get(*node)?;
-                match *field {
-                    "ip" => n.ipv4.map(|i| i.to_string()),
-                    "ipv6" => n.ipv6.map(|i| i.to_string()),
-                    "name" => Some(n.name.clone()),
-                    _ => None,
-                }
-            }
-            ["ports", node, port] => {
-                let n = self.state.nodes.get(*node)?;
-                let (number, proto) = port.split_once('/')?;
-                n.published
-                    .iter()
-                    .find(|p| p.container_port.to_string() == number && p.protocol.lower() == proto)
-                    .map(|p| p.host_port.to_string())
-            }
-            ["steps", id, output] => self.state.outputs.get(*id)?.get(*output).cloned(),
-            // A user variable may refer to others (`job-w-1.job.${namespace}`).
-            [single] => {
-                let value = self.cx.variant.variables.get(*single)?;
-                if depth >= 8 {
-                    return None;
-                }
-                substitute(value, |n| self.lookup_at(n, depth + 1)).ok()
-            }
-            _ => None,
-        }
-    }
-
-    /// A step's name for reports, with the variables it names filled in where they are known
-    /// (`probe connect from node:worker2` rather than a template).
-    fn display(&self, name: &str) -> String {
-        substitute(name, |n| {
-            self.lookup(n).or_else(|| Some(format!("${{{n}}}")))
-        })
-        .unwrap_or_else(|_| name.to_string())
-    }
-
-    pub(super) fn resolve(&self, t: &Template) -> Result<String, Status> {
-        substitute(&t.0, |n| self.lookup(n))
-            .map_err(|m| Status::broken(format!("failed to resolve {:?}: {m}", t.0)))
     }
 
     pub(super) fn node(&self, t: &Template) -> Result<Node, Status> {

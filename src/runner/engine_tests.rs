@@ -261,6 +261,14 @@ fn nodes() -> Vec<Node> {
 }
 
 pub(super) async fn run(fake: &Fake, s: &Scenario) -> VariantReport {
+    run_stoppable(fake, s, Default::default()).await
+}
+
+async fn run_stoppable(
+    fake: &Fake,
+    s: &Scenario,
+    stop: crate::runner::stop::Stop,
+) -> VariantReport {
     let cx = Context {
         scenario: s,
         variant: &s.variants[0],
@@ -269,6 +277,7 @@ pub(super) async fn run(fake: &Fake, s: &Scenario) -> VariantReport {
         nodes: nodes(),
         probe_image: "kindproof/probe:0.1.0".into(),
         poll: Duration::from_millis(10),
+        stop,
     };
     run_variant(fake, &cx).await
 }
@@ -310,6 +319,48 @@ cleanup:
     assert!(matches!(r.steps[2].status, Status::Skipped { .. }));
     assert_eq!(r.steps[1].finally.len(), 1);
     assert_eq!(r.cleanup.len(), 2);
+}
+
+#[tokio::test]
+async fn a_stop_cuts_the_running_step_short_and_still_runs_finally_and_cleanup() {
+    let (_t, s) = scenario(
+        "steps:
+  - name: the long one
+    sleep: 30s
+    finally:
+      - exec: {node: worker, command: [finally]}
+  - exec: {node: worker, command: [never]}
+cleanup:
+  - exec: {node: control-plane, command: [cleanup]}
+",
+    );
+    let fake = Fake::default();
+    let (handle, stop) = crate::runner::stop::Stop::new();
+    let stopper = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        handle.request();
+    };
+    let (r, ()) = tokio::join!(run_stoppable(&fake, &s, stop), stopper);
+    assert_eq!(
+        fake.calls(),
+        [
+            "exec kp-s-1-worker finally",
+            "exec kp-s-1-control-plane cleanup"
+        ]
+    );
+    assert!(
+        matches!(&r.steps[0].status, Status::Broken { message } if message.contains("interrupted")),
+        "{:?}",
+        r.steps[0].status
+    );
+    assert!(r.steps[0].duration < Duration::from_secs(10));
+    assert!(r.steps[0].finally[0].status.is_passed());
+    assert!(
+        matches!(&r.steps[1].status, Status::Skipped { reason } if reason == "the run was interrupted"),
+        "{:?}",
+        r.steps[1].status
+    );
+    assert!(r.cleanup[0].status.is_passed());
 }
 
 #[tokio::test]

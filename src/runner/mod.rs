@@ -8,6 +8,7 @@ pub mod cluster_backend;
 pub mod diagnostics;
 pub mod engine;
 mod engine_assert;
+mod engine_lookup;
 mod engine_probe;
 mod engine_wait;
 pub mod fresh;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod schedule;
+pub mod stop;
 pub mod timeline;
 
 #[cfg(test)]

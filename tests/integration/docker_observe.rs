@@ -292,6 +292,7 @@ steps:
         nodes,
         probe_image: kindproof::probe_image::image_name(),
         poll: std::time::Duration::from_millis(100),
+        stop: Default::default(),
     };
     let r = run_variant(&backend, &cx).await;
     assert_eq!(r.status, Status::Passed, "{r:?}");

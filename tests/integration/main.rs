@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod docker_clusters;
 mod docker_image_load;
+mod docker_interrupt;
 mod docker_observe;
 mod docker_ports;
 mod docker_probe;
