@@ -3,6 +3,7 @@
 //! a container's resolved ports with retry on port conflicts.
 
 pub mod api;
+mod bollard_convert;
 pub mod bollard_engine;
 pub mod endpoint;
 pub mod error;
