@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use serde_json::json;
+use kindproof_probe::protocol::{BIND, BindRecord};
 
-use crate::out::emit;
+use crate::out::emit_record;
 
 /// The outcome of the bind attempt.
 pub enum Bound {
@@ -107,20 +107,28 @@ pub fn errno_name(errno: i32) -> &'static str {
     }
 }
 
+/// Record a bind that succeeded.
+pub fn report_listening(addr: &str) {
+    let record = BindRecord {
+        address: addr.to_string(),
+        ok: true,
+        ..BindRecord::default()
+    };
+    emit_record(BIND, &record, serde_json::Value::Null);
+}
+
 /// Record the failure the way kindproof reads it, and print Flower's message.
 pub fn report_failure(addr: &str, errno: i32) {
     let message = std::io::Error::from_raw_os_error(errno).to_string();
-    emit(
-        "bind",
-        json!({
-            "address": addr,
-            "ok": false,
-            "errno": errno,
-            "error": errno_name(errno),
-            "message": message,
-            "flower_message": format!("Port in server address {addr} is already in use."),
-        }),
-    );
+    let record = BindRecord {
+        address: addr.to_string(),
+        ok: false,
+        errno: Some(i64::from(errno)),
+        error: Some(errno_name(errno).to_string()),
+        message: Some(message),
+        flower_message: Some(format!("Port in server address {addr} is already in use.")),
+    };
+    emit_record(BIND, &record, serde_json::Value::Null);
     eprintln!("Port in server address {addr} is already in use.");
 }
 

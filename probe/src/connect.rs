@@ -15,7 +15,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::out::{emit, millis};
+use kindproof_probe::protocol::{CONNECT_SUMMARY, ConnectSummary};
+
+use crate::out::{emit_record, millis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
@@ -305,21 +307,24 @@ fn summary(
     error: Option<&str>,
 ) {
     debug_assert_eq!(tally.attempts(), count, "every attempt lands in one class");
-    emit(
-        "connect-summary",
+    let record = ConnectSummary {
+        target: t.text.clone(),
+        attempts: count,
+        answered: tally.answered(),
+        backends: tally.backends.clone(),
+        refused: tally.refused,
+        timeout: tally.timeout,
+        errors: tally.errors,
+        closed: tally.closed,
+        bad_answer: tally.bad_answer,
+        error: error.map(str::to_string),
+    };
+    emit_record(
+        CONNECT_SUMMARY,
+        &record,
         json!({
-            "target": t.text,
             "address": address.map(|a| a.to_string()),
             "proto": if proto == Proto::Http {"http"} else {"tcp"},
-            "attempts": count,
-            "answered": tally.answered(),
-            "backends": tally.backends,
-            "refused": tally.refused,
-            "timeout": tally.timeout,
-            "closed": tally.closed,
-            "bad_answer": tally.bad_answer,
-            "errors": tally.errors,
-            "error": error,
             "latency_ms": {
                 "p50": tally.percentile(0.5),
                 "p90": tally.percentile(0.9),

@@ -13,7 +13,9 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RecordType;
 use serde_json::json;
 
-use crate::out::{emit, millis, rfc3339_millis};
+use kindproof_probe::protocol::{DNS, DNS_SUMMARY, DnsSummary};
+
+use crate::out::{emit, emit_record, millis, rfc3339_millis};
 
 /// When to stop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,7 +119,7 @@ pub async fn run(
             _ => (vec![], None),
         };
         emit(
-            "dns",
+            DNS,
             json!({"name": name, "type": rtype.to_string(), "code": answer.code(), "addresses": addresses, "latency_ms": millis(t.elapsed()), "error": detail}),
         );
         if first_success.is_none() {
@@ -138,18 +140,15 @@ pub async fn run(
         }
         tokio::time::sleep(interval.saturating_sub(t.elapsed())).await;
     }
-    emit(
-        "dns-summary",
-        json!({
-            "name": name,
-            "type": rtype.to_string(),
-            "attempts": attempts,
-            "started": rfc3339_millis(started_wall),
-            "resolved": first_success.is_some(),
-            "first_success": first_success.map(|(w, _)| rfc3339_millis(w)),
-            "first_success_after_ms": first_success.map(|(_, d)| millis(d)),
-            "codes_before_success": codes_before,
-        }),
-    );
+    let record = DnsSummary {
+        name: name.to_string(),
+        resolved: first_success.is_some(),
+        attempts,
+        started: rfc3339_millis(started_wall),
+        first_success: first_success.map(|(w, _)| rfc3339_millis(w)),
+        first_success_after_ms: first_success.map(|(_, d)| millis(d)),
+        codes_before_success: codes_before,
+    };
+    emit_record(DNS_SUMMARY, &record, json!({"type": rtype.to_string()}));
     Ok(first_success.is_some())
 }

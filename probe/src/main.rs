@@ -95,11 +95,11 @@ fn run(argv: &[String]) -> Result<i32, String> {
                     Ok(1)
                 }
                 bind::Bound::Listening(_) if f.has("check") => {
-                    out::emit("bind", serde_json::json!({"address": text, "ok": true}));
+                    bind::report_listening(&text);
                     Ok(0)
                 }
                 bind::Bound::Listening(listener) => {
-                    out::emit("bind", serde_json::json!({"address": text, "ok": true}));
+                    bind::report_listening(&text);
                     runtime()?.block_on(serve::serve_listener(
                         listener,
                         Identity::from_env(),

@@ -22,6 +22,19 @@ pub fn emit(event: &str, fields: Value) {
     let _ = out.flush();
 }
 
+/// Print `record` (a type of the shared protocol) as one JSON line, with the probe's own
+/// `extra` fields after it (readers ignore those).
+pub fn emit_record<T: serde::Serialize>(event: &str, record: &T, extra: Value) {
+    let mut fields = match serde_json::to_value(record) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if let Value::Object(rest) = extra {
+        fields.extend(rest);
+    }
+    emit(event, Value::Object(fields));
+}
+
 /// `2026-11-22T14:05:09.123Z`.
 pub fn rfc3339_millis(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);

@@ -1,62 +1,10 @@
 //! The probe's protocol as kindproof reads it: JSON lines on the probe's stdout (from a local
 //! process, a container's log or a pod exec), turned into typed results the assertions check.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One target's tally from `kindproof-probe connect`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConnectSummary {
-    pub target: String,
-    #[serde(default)]
-    pub attempts: u64,
-    #[serde(default)]
-    pub answered: u64,
-    #[serde(default)]
-    pub backends: BTreeMap<String, u64>,
-    #[serde(default)]
-    pub refused: u64,
-    #[serde(default)]
-    pub timeout: u64,
-    #[serde(default)]
-    pub errors: u64,
-    /// Connected, then closed (or reset) before a byte came back.
-    #[serde(default)]
-    pub closed: u64,
-    #[serde(default)]
-    pub bad_answer: u64,
-    /// Why no attempt could be made (a name that did not resolve).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The summary of `kindproof-probe dns`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DnsSummary {
-    pub name: String,
-    pub resolved: bool,
-    #[serde(default)]
-    pub attempts: u64,
-    /// RFC 3339, when the sampling started.
-    pub started: String,
-    pub first_success: Option<String>,
-    pub first_success_after_ms: Option<f64>,
-    #[serde(default)]
-    pub codes_before_success: BTreeMap<String, u64>,
-}
-
-/// The record of `kindproof-probe bind`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BindRecord {
-    pub address: String,
-    pub ok: bool,
-    pub errno: Option<i64>,
-    pub error: Option<String>,
-    pub message: Option<String>,
-    pub flower_message: Option<String>,
-}
+use kindproof_probe::protocol::{BIND, CONNECT_SUMMARY, DNS_SUMMARY};
+pub use kindproof_probe::protocol::{BindRecord, ConnectSummary, DnsSummary};
 
 fn events<'a>(stdout: &'a str, event: &'a str) -> impl Iterator<Item = Value> + 'a {
     stdout
@@ -67,7 +15,7 @@ fn events<'a>(stdout: &'a str, event: &'a str) -> impl Iterator<Item = Value> + 
 
 /// Every `connect-summary` line, in target order.
 pub fn connect_summaries(stdout: &str) -> Result<Vec<ConnectSummary>, String> {
-    let out: Vec<ConnectSummary> = events(stdout, "connect-summary")
+    let out: Vec<ConnectSummary> = events(stdout, CONNECT_SUMMARY)
         .map(serde_json::from_value)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("failed to read the probe's connect summary: {e}"))?;
@@ -82,7 +30,7 @@ pub fn connect_summaries(stdout: &str) -> Result<Vec<ConnectSummary>, String> {
 
 /// The last `dns-summary` line.
 pub fn dns_summary(stdout: &str) -> Result<DnsSummary, String> {
-    let last = events(stdout, "dns-summary").last().ok_or_else(|| {
+    let last = events(stdout, DNS_SUMMARY).last().ok_or_else(|| {
         format!(
             "the probe printed no dns summary; its output was: {}",
             tail(stdout)
@@ -93,7 +41,7 @@ pub fn dns_summary(stdout: &str) -> Result<DnsSummary, String> {
 
 /// The `bind` line.
 pub fn bind_record(stdout: &str) -> Result<BindRecord, String> {
-    let first = events(stdout, "bind").next().ok_or_else(|| {
+    let first = events(stdout, BIND).next().ok_or_else(|| {
         format!(
             "the probe printed no bind record; its output was: {}",
             tail(stdout)
