@@ -171,7 +171,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                 // The first signal stops the run in order: the running variants' steps are
                 // cut short, their `finally` and `cleanup:` steps run (bounded), then the sweep.
                 crate::errln!(
-                    "kindproof: interrupted: running the current variants' finally and cleanup steps (at most {}s; a second signal aborts)",
+                    "kindproof: interrupted: cleaning up: running the current variants' finally and cleanup steps (at most {}s; a second signal aborts)",
                     STOP_BOUND.as_secs()
                 );
                 stop_handle.request();
