@@ -146,7 +146,18 @@ pub fn needs(v: &Variant) -> Needs {
             Action::Assert(
                 Assertion::Field { .. } | Assertion::Pod { .. } | Assertion::Endpoints { .. },
             ) => n.api = true,
-            _ => {}
+            // Listed one by one: a new action or assertion must say what it needs.
+            Action::Assert(
+                Assertion::Routing { .. } | Assertion::Dns { .. } | Assertion::Result { .. },
+            )
+            | Action::Sleep(_)
+            | Action::Exec {
+                target: ExecTarget::Node(_),
+                ..
+            }
+            | Action::RestartNode(_)
+            | Action::PauseNode { .. }
+            | Action::KindCreate { .. } => {}
         }
     }
     n.cluster |= n.api;
