@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 use kindproof::docker::api::{ContainerSpec, Engine, NetworkSpec};
 use kindproof::docker::bollard_engine::BollardEngine;
 use kindproof::docker::image::ensure_busybox_image;
-use kindproof::docker::labels::{for_run, new_run_id, run_filter};
+use kindproof::labels::{for_run, new_run_id, run_filter};
 use kindproof::probe_image::{build, find_binary};
 
 /// Connections per kindproof measurement.

@@ -11,6 +11,7 @@ pub mod input;
 pub mod kind_cli;
 pub mod kind_config;
 pub mod kube_ops;
+pub mod labels;
 pub mod logs;
 pub mod output;
 pub mod ports;

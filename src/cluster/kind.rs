@@ -23,8 +23,7 @@ pub const NODE_IMAGE_ENV: &str = "KINDPROOF_NODE_IMAGE";
 const NODE_REPO: &str = "kindest/node";
 /// The oldest kind whose behaviour kindproof knows (its port rules start at 0.19).
 pub const MIN_KIND: KindVersion = KindVersion::new(0, 19, 0);
-/// Longest cluster name: `<name>-control-plane` must stay a 63-character hostname.
-pub const MAX_NAME: usize = 49;
+pub use crate::labels::{MAX_NAME, cluster_name};
 
 /// Failed to create, find or delete a kind cluster.
 #[derive(Debug, thiserror::Error)]
@@ -89,26 +88,6 @@ pub enum ClusterError {
     Kube(#[from] crate::kube_ops::error::KubeError),
     #[error(transparent)]
     Docker(#[from] DockerError),
-}
-
-/// A unique, kind-valid cluster name for one run: `kp-<short name>-<run id>`, lowercase, at
-/// most [`MAX_NAME`] characters; the short name is cut, never the run id.
-pub fn cluster_name(name: &str, run_id: &str) -> String {
-    let mut short = String::new();
-    for c in name.to_ascii_lowercase().chars() {
-        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
-        if !(c == '-' && (short.is_empty() || short.ends_with('-'))) {
-            short.push(c);
-        }
-    }
-    let room = MAX_NAME.saturating_sub("kp-".len() + 1 + run_id.len());
-    short.truncate(room);
-    let short = short.trim_end_matches('-');
-    if short.is_empty() {
-        format!("kp-{run_id}")
-    } else {
-        format!("kp-{short}-{run_id}")
-    }
 }
 
 /// Refuse a non-Docker kind provider.
@@ -419,32 +398,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ClusterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_names_are_unique_short_and_valid() {
-        assert_eq!(
-            cluster_name("flower-bind-nodeip", "1a2b3c4d"),
-            "kp-flower-bind-nodeip-1a2b3c4d"
-        );
-        assert_eq!(
-            cluster_name("My_Scenario.v2", "1a2b3c4d"),
-            "kp-my-scenario-v2-1a2b3c4d"
-        );
-        let long = cluster_name(&"x".repeat(80), "1a2b3c4d");
-        assert_eq!(long.len(), MAX_NAME);
-        assert!(long.ends_with("-1a2b3c4d"));
-        assert_eq!(cluster_name("--", "1a2b3c4d"), "kp-1a2b3c4d");
-        // A cut that ends on a dash does not leave two in a row.
-        let cut = cluster_name(&format!("{}-y", "a".repeat(36)), "1a2b3c4d");
-        assert!(!cut.contains("--"), "{cut}");
-        for n in [&long, &cut] {
-            assert!(
-                n.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            );
-            assert!(format!("{n}-control-plane").len() <= 63);
-        }
-    }
 
     #[test]
     fn the_newest_node_image_tag_wins() {

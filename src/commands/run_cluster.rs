@@ -176,7 +176,7 @@ pub(super) async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) 
     {
         use k8s_openapi::api::core::v1::Namespace;
         let api: kube::Api<Namespace> = kube::Api::all(kube.client.clone());
-        let label = crate::docker::labels::run_filter(run_id);
+        let label = crate::labels::run_filter(run_id);
         if let Ok(list) = api
             .list(&kube::api::ListParams::default().labels(&label))
             .await
@@ -194,7 +194,7 @@ pub(super) async fn sweep(engine: &BollardEngine, run_id: &str, args: &RunArgs) 
         }
     }
     if let Ok(list) = engine
-        .list_containers(&crate::docker::labels::run_filter(run_id))
+        .list_containers(&crate::labels::run_filter(run_id))
         .await
     {
         for c in list {

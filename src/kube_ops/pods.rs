@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 use super::client::Kube;
 use super::error::{KubeError, RetryPolicy, with_retries};
 use super::wait::{Poll, until};
-use crate::docker::labels;
+use crate::labels;
 
 fn values<T: serde::Serialize>(items: Vec<T>) -> Vec<Value> {
     items
@@ -246,7 +246,7 @@ pub async fn delete_namespace(kube: &Kube, name: &str, timeout: Duration) -> Res
 
 /// The namespace of one scenario in one run: `kp-<name>-<run id>`, a valid DNS label.
 pub fn namespace_name(scenario: &str, run_id: &str) -> String {
-    crate::cluster::kind::cluster_name(scenario, run_id)
+    labels::cluster_name(scenario, run_id)
 }
 
 /// Wait until the API server answers and lists `expected` nodes, all `Ready` (kind's `--wait`

@@ -227,11 +227,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
             }
             ProbeSite::Node(node) => {
                 let spec = ContainerSpec {
-                    name: format!(
-                        "kp-probe-{}-{}",
-                        self.run_id,
-                        crate::docker::labels::new_run_id()
-                    ),
+                    name: format!("kp-probe-{}-{}", self.run_id, crate::labels::new_run_id()),
                     image: self.probe_image.clone(),
                     cmd: args.to_vec(),
                     labels: self.labels.clone(),
@@ -286,7 +282,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         let check = ConfigCheck::run(config_file, &loaded.cluster, version);
         let installed = installed_version().ok().flatten();
         let real = installed.is_some_and(|i| i.rules() == version.rules());
-        let name = format!("kp-kc-{}", crate::docker::labels::new_run_id());
+        let name = format!("kp-kc-{}", crate::labels::new_run_id());
         let mut ran = match (&check.kind_message, real) {
             // The installed kind has these rules and will refuse during validation, before it
             // needs an image: ask it for real.

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use kindproof::docker::api::{Engine, NetworkSpec};
 use kindproof::docker::bollard_engine::BollardEngine;
-use kindproof::docker::labels;
+use kindproof::labels;
 
 pub fn kindproof() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kindproof"));
