@@ -8,5 +8,6 @@ pub mod ports;
 pub mod report;
 pub mod run;
 mod run_cluster;
+mod run_context;
 mod run_one;
 pub mod validate;

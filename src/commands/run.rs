@@ -25,33 +25,15 @@ use crate::labels::{for_run, new_run_id};
 use crate::probe_image::{find_binary, image_name};
 use crate::runner::cluster_backend::ClusterBackend;
 use crate::runner::outcome::{Status, VariantReport};
-use crate::runner::plan::{Group, Needs, Partition, group, manifest_images, needs, select};
+use crate::runner::plan::{Group, Needs, group, manifest_images, needs, select};
 use crate::runner::report::{Phases, json, junit, summary_text, variant_text};
 use crate::runner::schedule::Scheduler;
 use crate::runner::stop::Stop;
 use crate::runner::timeline::Recorder;
-use crate::scenario::model::Scenario;
 use crate::signals::Signals;
 
-pub struct RunArgs {
-    pub paths: Vec<PathBuf>,
-    pub jobs: usize,
-    pub filter: Option<String>,
-    pub variant: Option<String>,
-    pub keep: bool,
-    pub partition: Option<Partition>,
-    pub cluster: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub image: Option<String>,
-    pub report_junit: Option<PathBuf>,
-    pub report_json: Option<PathBuf>,
-    /// Diagnostics bundles of variants that do not pass go under here.
-    pub artifacts: Option<PathBuf>,
-    /// How long kind and kindproof wait for a created cluster to be ready.
-    pub wait: Duration,
-    pub verbose: bool,
-}
+use super::run_context::Ctx;
+pub use super::run_context::RunArgs;
 
 pub async fn run(args: RunArgs) -> Result<(), AppError> {
     let started = Instant::now();
@@ -248,18 +230,6 @@ const STOP_BOUND: Duration = Duration::from_secs(90);
 
 /// How long the run waits, at its end, for the namespaces it deleted in the background.
 const STRAGGLERS: Duration = Duration::from_secs(60);
-
-/// What every group of a run shares.
-#[derive(Clone, Copy)]
-pub(super) struct Ctx<'a> {
-    pub engine: &'a BollardEngine,
-    pub args: &'a RunArgs,
-    pub scenarios: &'a [Scenario],
-    pub run_id: &'a str,
-    pub version: crate::kind_config::version::KindVersion,
-    pub recorder: &'a Recorder,
-    pub stop: &'a Stop,
-}
 
 async fn run_group(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Vec<VariantReport>, AppError> {
     let Ctx {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::run::{Ctx, RunArgs};
+use super::run_context::{Ctx, RunArgs};
 use crate::cluster::kind::{cluster_name, node_image};
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;

@@ -9,7 +9,6 @@
 //! An API server's refusal is an outcome to assert on (kept whole in [`Written::refused`]), not
 //! an error of kindproof; only transport failures and the like are errors.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -20,14 +19,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::client::Kube;
+pub use super::client::kubectl_bin;
+use super::client::{KUBECTL_ENV, Kube};
 use super::error::{ApiStatus, KubeError, RetryPolicy, with_retries};
 use super::manifest::{Manifest, describe};
 
 /// The field manager of kindproof's server-side applies.
 pub const FIELD_MANAGER: &str = "kindproof";
-/// Names the kubectl binary (default: `kubectl` on PATH).
-pub const KUBECTL_ENV: &str = "KINDPROOF_KUBECTL";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,12 +67,6 @@ impl Written {
         self.refused = Some(status);
         self
     }
-}
-
-pub fn kubectl_bin() -> PathBuf {
-    std::env::var_os(KUBECTL_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("kubectl"))
 }
 
 /// The oldest kubectl kindproof drives for client-side applies.

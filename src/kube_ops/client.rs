@@ -48,7 +48,7 @@ impl Kube {
             client,
             kubeconfig: kubeconfig.to_path_buf(),
             context: context.map(str::to_string),
-            kubectl: super::apply::kubectl_bin(),
+            kubectl: kubectl_bin(),
             resources: Default::default(),
         }
     }
@@ -101,4 +101,14 @@ impl Kube {
             ),
         })
     }
+}
+
+/// Names the kubectl binary (default: `kubectl` on PATH).
+pub const KUBECTL_ENV: &str = "KINDPROOF_KUBECTL";
+
+/// The kubectl that client-side applies run: `$KINDPROOF_KUBECTL`, else `kubectl` on PATH.
+pub fn kubectl_bin() -> PathBuf {
+    std::env::var_os(KUBECTL_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("kubectl"))
 }

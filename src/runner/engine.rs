@@ -11,8 +11,7 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::backend::{Backend, Ran};
-use super::engine_probe::ProbeRun;
+use super::backend::{Backend, ProbeSite, Ran};
 use super::fresh::{Disruption, DisruptionKind};
 use super::observe::Round;
 use super::outcome::{Status, StepReport, VariantReport, overall};
@@ -56,6 +55,26 @@ pub(super) struct State {
     pub probes: BTreeMap<String, ProbeRun>,
     pub nodes: BTreeMap<String, Node>,
     pub disruptions: Vec<Disruption>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Connect,
+    Dns,
+    Bind,
+}
+
+/// A probe step as it ran (see `engine_probe`): enough to run it again.
+#[derive(Debug, Clone)]
+pub(super) struct ProbeRun {
+    pub site: ProbeSite,
+    pub args: Vec<String>,
+    pub kind: Kind,
+    /// The probe step's own deadline.
+    pub timeout: Duration,
+    /// When its latest run started.
+    pub at: Instant,
+    pub repeatable: bool,
 }
 
 /// What the current step adds to its report besides a status.

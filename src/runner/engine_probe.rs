@@ -7,30 +7,10 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::backend::{Backend, ProbeSite, Ran};
-use super::engine::{Run, rfc3339};
+use super::engine::{Kind, ProbeRun, Run, rfc3339};
 use super::outcome::Status;
 use super::results::{bind_record, connect_summaries, dns_summary};
 use crate::scenario::model::*;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Connect,
-    Dns,
-    Bind,
-}
-
-/// A probe step as it ran: enough to run it again.
-#[derive(Debug, Clone)]
-pub(super) struct ProbeRun {
-    pub site: ProbeSite,
-    pub args: Vec<String>,
-    pub kind: Kind,
-    /// The probe step's own deadline.
-    pub timeout: Duration,
-    /// When its latest run started.
-    pub at: Instant,
-    pub repeatable: bool,
-}
 
 impl<B: Backend> Run<'_, B> {
     pub(super) async fn probe(&mut self, step: &Step, p: &ProbeSpec) -> Result<Status, Status> {
