@@ -15,6 +15,7 @@ mod existing_cluster;
 mod hostile;
 mod kind_cluster;
 mod kind_conformance;
+mod layers;
 mod mini_api;
 mod parallel;
 mod scenario_corpus;
