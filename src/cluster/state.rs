@@ -36,6 +36,17 @@ pub struct ClusterRecord {
     pub created: u64,
     /// Created by `up` (or kept with `--keep`): only `down` removes it.
     pub keep: bool,
+    /// Which provider made it, and so which one deletes it (`kind`; records written before
+    /// this field existed are kind's).
+    #[serde(default = "kind_provider")]
+    pub provider: String,
+}
+
+/// The provider of kind clusters, and of records that name none.
+pub const KIND_PROVIDER: &str = "kind";
+
+fn kind_provider() -> String {
+    KIND_PROVIDER.to_string()
 }
 
 impl ClusterRecord {
@@ -46,6 +57,7 @@ impl ClusterRecord {
             run_id: run_id.to_string(),
             created: unix_now(),
             keep,
+            provider: kind_provider(),
         }
     }
 
@@ -166,6 +178,22 @@ mod tests {
         remove(tmp.path(), "kp-a-1").unwrap();
         assert!(all(tmp.path()).is_empty());
         remove(tmp.path(), "kp-a-1").unwrap();
+    }
+
+    #[test]
+    fn a_record_names_its_provider_and_old_records_are_kinds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rec = ClusterRecord::new("kp-b-1", "1", false);
+        assert_eq!(rec.provider, KIND_PROVIDER);
+        let dir = create(tmp.path(), &rec).unwrap();
+        let json = std::fs::read_to_string(dir.join(RECORD)).unwrap();
+        assert!(json.contains(r#""provider": "kind""#), "{json}");
+        std::fs::write(
+            dir.join(RECORD),
+            r#"{"name":"kp-b-1","pid":1,"run_id":"1","created":0,"keep":false}"#,
+        )
+        .unwrap();
+        assert_eq!(read(tmp.path(), "kp-b-1").unwrap().provider, KIND_PROVIDER);
     }
 
     #[test]

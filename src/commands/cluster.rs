@@ -218,6 +218,15 @@ pub async fn down(name: &str) -> Result<(), AppError> {
     let base = state_base();
     let engine = BollardEngine::connect().await?;
     let record = state::read(&base, name);
+    if let Some(r) = record
+        .as_ref()
+        .filter(|r| r.provider != state::KIND_PROVIDER)
+    {
+        return Err(AppError::InvalidInput(format!(
+            "cluster {name} was made by provider {:?}, which this kindproof cannot delete",
+            r.provider
+        )));
+    }
     if record.is_none() && kind_nodes(&engine, name).await?.is_empty() {
         return Err(AppError::InvalidInput(format!(
             "no kind cluster named {name}: kindproof has no record of it and Docker has no node of it"
@@ -237,6 +246,13 @@ pub async fn clean(older_than: Option<Duration>) -> Result<(), AppError> {
     let mut failures = Vec::new();
     for rec in state::all(&base) {
         if rec.keep || pid_alive(rec.pid) || rec.age_secs() < min_age {
+            continue;
+        }
+        if rec.provider != state::KIND_PROVIDER {
+            failures.push(format!(
+                "cluster {} was made by provider {:?}, which this kindproof cannot delete",
+                rec.name, rec.provider
+            ));
             continue;
         }
         match delete_recorded(&engine, &base, &rec.name).await {
