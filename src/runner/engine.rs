@@ -364,10 +364,10 @@ impl<'a, B: Backend> Run<'a, B> {
                     .map_err(Status::broken)?;
                 self.written(step, w, *expect_error)
             }
-            Action::Delete { source, target } => {
-                let m = match (source, target) {
-                    (Some(s), _) => self.manifest(s)?,
-                    (None, Some(t)) => {
+            Action::Delete(what) => {
+                let m = match what {
+                    DeleteWhat::Manifest(s) => self.manifest(s)?,
+                    DeleteWhat::Object(t) => {
                         let obj = self.object(t)?;
                         Manifest {
                             file: "(target)".into(),
@@ -375,7 +375,6 @@ impl<'a, B: Backend> Run<'a, B> {
                             objects: vec![obj],
                         }
                     }
-                    (None, None) => return Err(Status::broken("nothing to delete")),
                 };
                 let w = b
                     .delete(&m, &ns, step.timeout)

@@ -125,7 +125,7 @@ pub fn needs(v: &Variant) -> Needs {
         match &s.action {
             Action::Apply { .. }
             | Action::Patch { .. }
-            | Action::Delete { .. }
+            | Action::Delete(_)
             | Action::Wait(_)
             | Action::Exec {
                 target: ExecTarget::Pod { .. },
@@ -212,11 +212,7 @@ pub(crate) fn manifest_docs(
     let mut out = Vec::new();
     for step in all_steps(v) {
         let source = match &step.action {
-            Action::Apply { source, .. }
-            | Action::Delete {
-                source: Some(source),
-                ..
-            } => source,
+            Action::Apply { source, .. } | Action::Delete(DeleteWhat::Manifest(source)) => source,
             _ => continue,
         };
         let text = match source {

@@ -148,10 +148,8 @@ pub enum Action {
         patch: Value,
         expect_error: bool,
     },
-    Delete {
-        source: Option<ManifestSource>,
-        target: Option<ObjectRef>,
-    },
+    /// Delete what a manifest holds, or one object: exactly one, by construction.
+    Delete(DeleteWhat),
     Wait(WaitFor),
     Sleep(Duration),
     Exec {
@@ -170,6 +168,15 @@ pub enum Action {
         config_file: PathBuf,
         version: crate::kind_config::version::KindVersion,
     },
+}
+
+/// What a `delete` step deletes.
+#[derive(Debug, Clone)]
+pub enum DeleteWhat {
+    /// The objects of a manifest (file or inline).
+    Manifest(ManifestSource),
+    /// One object by reference.
+    Object(ObjectRef),
 }
 
 #[derive(Debug, Clone)]
@@ -377,7 +384,7 @@ pub enum ResultCheck {
 /// Outputs each kind of step has (`${steps.<id>.<output>}`).
 pub fn outputs(action: &Action) -> &'static [&'static str] {
     match action {
-        Action::Apply { .. } | Action::Patch { .. } | Action::Delete { .. } => {
+        Action::Apply { .. } | Action::Patch { .. } | Action::Delete(_) => {
             &["time", "exitCode", "stdout", "stderr", "reason", "message"]
         }
         Action::Exec { .. } | Action::KindCreate { .. } => {

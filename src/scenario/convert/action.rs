@@ -76,20 +76,13 @@ impl Converter<'_> {
         }
         if let Some(d) = &r.delete {
             let f = format!("{field}.delete");
-            let (source, target) = match (&d.file, &d.target) {
-                (Some(file), None) => (
-                    Some(ManifestSource::File(self.manifest_file(
-                        file,
-                        &format!("{f}.file"),
-                        known,
-                        user,
-                    ))),
-                    None,
-                ),
-                (None, Some(target)) => (
-                    None,
-                    Some(self.object_ref(target, &format!("{f}.target"), known)),
-                ),
+            let what = match (&d.file, &d.target) {
+                (Some(file), None) => DeleteWhat::Manifest(ManifestSource::File(
+                    self.manifest_file(file, &format!("{f}.file"), known, user),
+                )),
+                (None, Some(target)) => {
+                    DeleteWhat::Object(self.object_ref(target, &format!("{f}.target"), known))
+                }
                 _ => {
                     self.err(
                         at.clone(),
@@ -99,7 +92,7 @@ impl Converter<'_> {
                     return None;
                 }
             };
-            return Some((Action::Delete { source, target }, t.delete, "delete".into()));
+            return Some((Action::Delete(what), t.delete, "delete".into()));
         }
         if let Some(w) = &r.wait {
             let f = format!("{field}.wait");
