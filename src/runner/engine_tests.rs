@@ -364,6 +364,20 @@ cleanup:
 }
 
 #[tokio::test]
+async fn a_delete_step_deletes_a_manifests_objects_or_one_object() {
+    let (_t, s) = scenario(
+        "steps:
+  - delete: {file: svc.yaml}
+  - delete: {target: {apiVersion: v1, kind: Service, name: dns}}
+",
+    );
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert!(r.status.is_passed(), "{:?}", r.status);
+    assert_eq!(fake.calls(), ["delete 1", "delete 1"]);
+}
+
+#[tokio::test]
 async fn an_assertion_polls_until_its_deadline_and_reports_the_last_value() {
     let (_t, s) = scenario(
         "steps:
