@@ -29,6 +29,9 @@ pub(super) struct Acquired {
     pub owned: bool,
 }
 
+/// How often a cluster is created anew when a host port it was given is taken meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
 pub(super) async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acquired, AppError> {
     let Ctx {
         engine,
@@ -91,34 +94,48 @@ pub(super) async fn acquire(cx: Ctx<'_>, g: &Group, need: Needs) -> Result<Acqui
         .unwrap_or_else(|| first.name.clone());
     let name = cluster_name(&stem, &format!("{run_id}{}", group_index(g, scenarios)));
     let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-    let (req, resolution) = prepare(
-        engine,
-        &spec.config,
-        version,
-        &name,
-        image,
-        run_id,
-        false,
-        args.wait,
-    )
-    .await?;
-    crate::errln!(
-        "kindproof: creating kind cluster {name} for {}",
-        g.config_file.display()
-    );
-    let cluster = KindCluster {
-        provider: provider(engine),
-        request: req,
-        wait_ready: need.api,
-    };
-    let handle = match cluster.acquire().await {
-        Ok(h) => h,
-        Err(e) => {
-            // Created but never Ready (or half made): it must not stay behind.
-            let kubeconfig = cluster.request.dir.join("kubeconfig");
-            let _ = cluster.provider.delete(&name, Some(&kubeconfig)).await;
-            let _ = state::remove(&state_base(), &name);
-            return Err(e.into());
+    // Docker hands out random host ports (hostPort -1, other jobs' containers) from the range
+    // kindproof picks in: a port picked and released can be taken before kind binds it. Then
+    // the half-made cluster goes and the ports are picked again.
+    let mut attempt = 1;
+    let (handle, resolution) = loop {
+        let (req, resolution) = prepare(
+            engine,
+            &spec.config,
+            version,
+            &name,
+            image.clone(),
+            run_id,
+            false,
+            args.wait,
+        )
+        .await?;
+        crate::errln!(
+            "kindproof: creating kind cluster {name} for {}",
+            g.config_file.display()
+        );
+        let cluster = KindCluster {
+            provider: provider(engine),
+            request: req,
+            wait_ready: need.api,
+        };
+        match cluster.acquire().await {
+            Ok(h) => break (h, resolution),
+            Err(e) => {
+                // Created but never Ready (or half made): it must not stay behind.
+                let kubeconfig = cluster.request.dir.join("kubeconfig");
+                let _ = cluster.provider.delete(&name, Some(&kubeconfig)).await;
+                let _ = state::remove(&state_base(), &name);
+                if attempt < PORT_ATTEMPTS && e.to_string().contains("port is already allocated") {
+                    crate::errln!(
+                        "kindproof: a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
+                        attempt + 1
+                    );
+                    attempt += 1;
+                    continue;
+                }
+                return Err(e.into());
+            }
         }
     };
     drop(resolution);

@@ -10,6 +10,7 @@ mod docker_interrupt;
 mod docker_observe;
 mod docker_ports;
 mod docker_probe;
+mod docker_retry;
 mod docker_run;
 mod existing_cluster;
 mod hostile;

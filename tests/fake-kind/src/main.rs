@@ -6,7 +6,9 @@
 //!
 //! Knobs: `FAKE_KIND_LOG` (append each invocation's arguments), `FAKE_KIND_NODE_DELAY_MS`
 //! (pause before each node, to interrupt a create midway), `FAKE_KIND_VERSION`,
-//! `FAKE_KIND_DEFAULT_IMAGE` (the node image when `--image` is not given).
+//! `FAKE_KIND_DEFAULT_IMAGE` (the node image when `--image` is not given),
+//! `FAKE_KIND_PORT_TAKEN_ONCE=<file>` (the first create, while `<file>` does not exist yet,
+//! fails as Docker does when a host port was taken meanwhile).
 //! Like kind, it does not clean up when it is killed midway.
 
 use std::collections::HashMap;
@@ -89,6 +91,17 @@ async fn create(args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?,
     };
     let config = with_defaults(&config);
+    if let Some(marker) = std::env::var_os("FAKE_KIND_PORT_TAKEN_ONCE")
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+            .is_ok()
+    {
+        return Err(format!(
+            "failed to start container {name}-worker: Docker responded with status code 500: driver failed programming external connectivity on endpoint {name}-worker: Bind for 127.0.0.1:32797 failed: port is already allocated"
+        ));
+    }
     let engine = engine().await?;
     if !kind_nodes(&engine, &name)
         .await
