@@ -105,7 +105,7 @@ impl Confinement {
     /// The confinement of the scenario in `dir`.
     pub fn for_scenario(dir: &Path) -> Self {
         let mut roots = Vec::new();
-        if let Ok(own) = absolute(dir) {
+        if let Ok(own) = dir.canonicalize() {
             roots.push(own.clone());
             for a in own.ancestors() {
                 if let Ok(c) = a.join("kind-configs").canonicalize() {
@@ -155,12 +155,6 @@ impl Confinement {
         }
         Ok(())
     }
-}
-
-/// `dir` made absolute with symlinks resolved (so the same scenario is confined the same way
-/// from any working directory).
-pub fn absolute(dir: &Path) -> std::io::Result<PathBuf> {
-    dir.canonicalize()
 }
 
 #[cfg(test)]

@@ -69,27 +69,8 @@ pub fn installed_version() -> Result<Option<KindVersion>, KindCliError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(KindCliError::Run { bin: shown, source }),
     };
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            if let Some(p) = pipe {
-                let _ = p.take(MAX_OUTPUT).read_to_end(&mut out);
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + VERSION_TIMEOUT;
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     let kill_group = || {
@@ -135,6 +116,18 @@ pub fn installed_version() -> Result<Option<KindVersion>, KindCliError> {
             bin: shown,
             output: text.trim().chars().take(200).collect(),
         })
+}
+
+/// Read at most [`MAX_OUTPUT`] bytes of `pipe` on a thread of its own (so a full pipe never
+/// blocks the child while kindproof waits for it).
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(p) = pipe {
+            let _ = p.take(MAX_OUTPUT).read_to_end(&mut out);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
 }
 
 /// Whether child `pid` has exited, without reaping it (so its process group id stays ours).

@@ -37,22 +37,14 @@ impl BollardEngine {
     ///
     /// [`endpoint`]: crate::docker::endpoint
     pub async fn connect() -> Result<Self, DockerError> {
-        use crate::docker::endpoint::{Endpoint, config_dir, resolve};
+        use crate::docker::endpoint::{config_dir, resolve};
         let endpoint = resolve(|k| std::env::var(k).ok(), config_dir().as_deref())
             .map_err(DockerError::Endpoint)?;
-        let at = match &endpoint {
-            Endpoint::Local => "unix:///var/run/docker.sock".to_string(),
-            Endpoint::Unix(h) | Endpoint::Tcp(h) => h.clone(),
-        };
         let connect_error = |source| DockerError::Connect {
-            endpoint: at.clone(),
+            endpoint: endpoint.address().to_string(),
             source: Box::new(source),
         };
-        let docker = match &endpoint {
-            Endpoint::Local => Docker::connect_with_unix_defaults(),
-            Endpoint::Unix(h) | Endpoint::Tcp(h) => Docker::connect_with_host(h),
-        }
-        .map_err(connect_error)?;
+        let docker = Docker::connect_with_host(endpoint.address()).map_err(connect_error)?;
         let docker = docker.negotiate_version().await.map_err(connect_error)?;
         Ok(Self { docker })
     }

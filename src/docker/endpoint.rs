@@ -4,6 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The local engine's socket, where nothing else is named.
+pub const LOCAL_SOCKET: &str = "unix:///var/run/docker.sock";
+
 /// An engine address kindproof can use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -34,6 +37,16 @@ pub enum EndpointError {
         source_name: String,
         dir: String,
     },
+}
+
+impl Endpoint {
+    /// The address to connect to.
+    pub fn address(&self) -> &str {
+        match self {
+            Self::Local => LOCAL_SOCKET,
+            Self::Unix(h) | Self::Tcp(h) => h,
+        }
+    }
 }
 
 /// The endpoint the environment names. `env` reads an environment variable; `config_dir` is

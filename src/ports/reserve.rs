@@ -41,6 +41,7 @@ pub fn private_dir(dir: &Path) -> io::Result<PathBuf> {
         .create(dir)
     {
         Ok(()) => {}
+        // Something else in the way (a file): the checks below say what it is.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }

@@ -23,9 +23,6 @@ use crate::kube_ops::manifest::{Manifest, object_ref};
 use crate::scenario::model::*;
 use crate::scenario::vars::substitute;
 
-/// The "step" after which the rest are skipped when the run is stopped.
-const STOPPED: &str = "\u{0}stopped";
-
 /// How long past its deadline a wait or an assertion may take to report, for a call that hangs.
 pub(super) const HANG_GRACE: Duration = Duration::from_secs(10);
 
@@ -180,20 +177,17 @@ impl<'a, B: Backend> Run<'a, B> {
     {
         Box::pin(async move {
             let mut out = Vec::new();
-            let mut stopped: Option<String> = None;
+            // Why the remaining steps are skipped, once one is.
+            let mut skip: Option<String> = None;
             for step in steps {
                 if !all && !self.finishing && self.cx.stop.requested() {
-                    stopped = Some(STOPPED.to_string());
+                    skip = Some("the run was interrupted".to_string());
                 }
-                if let Some(after) = &stopped {
+                if let Some(reason) = &skip {
                     out.push(StepReport {
                         name: self.display(&step.name),
                         status: Status::Skipped {
-                            reason: if after == STOPPED {
-                                "the run was interrupted".to_string()
-                            } else {
-                                format!("after {after:?} did not pass")
-                            },
+                            reason: reason.clone(),
                         },
                         duration: Duration::ZERO,
                         finally: Vec::new(),
@@ -204,7 +198,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 }
                 let report = self.step(step).await;
                 if !all && !report.status.is_passed() {
-                    stopped = Some(step.name.clone());
+                    skip = Some(format!("after {:?} did not pass", step.name));
                 }
                 out.push(report);
             }

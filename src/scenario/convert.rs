@@ -56,6 +56,9 @@ pub struct Converter<'a> {
     dir: &'a Path,
     pub errors: Vec<LocatedError>,
     timeouts: Timeouts,
+    /// The variant's user variables as manifests are validated with them: fully expanded,
+    /// with a placeholder for what is known only at run time.
+    values: BTreeMap<String, String>,
 }
 
 fn pos(file: &Path, s: &S<impl Sized>) -> Position {
@@ -128,7 +131,20 @@ impl<'a> Converter<'a> {
             dir,
             errors: Vec::new(),
             timeouts: Timeouts::default(),
+            values: BTreeMap::new(),
         }
+    }
+
+    /// The variant's user variables, fully expanded (see
+    /// [`expand_all`](crate::scenario::expand::expand_all)), for the manifests converted next.
+    pub fn set_values(&mut self, expanded: &BTreeMap<String, String>) {
+        self.values = expanded
+            .iter()
+            .map(|(k, v)| {
+                let filled = substitute(v, |_| Some("x".into())).unwrap_or_else(|_| v.clone());
+                (k.clone(), filled)
+            })
+            .collect();
     }
 
     fn err(&mut self, at: Position, field: &str, message: impl Into<String>) {

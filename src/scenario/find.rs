@@ -69,11 +69,6 @@ pub fn classify(inputs: &[PathBuf]) -> Result<Vec<Input>, String> {
     Ok(out)
 }
 
-/// Whether any input is a scenario (`validate` then reports scenarios first).
-pub fn any_scenario(inputs: &[Input]) -> bool {
-    inputs.iter().any(|i| i.kind == InputKind::Scenario)
-}
-
 fn sniffed(path: PathBuf) -> Input {
     let kind = match crate::input::read_text(&path) {
         Ok(text) if is_scenario(&text) => InputKind::Scenario,

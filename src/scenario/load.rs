@@ -63,7 +63,7 @@ pub fn load_text(
             format!("a scenario name {m}"),
         ));
     }
-    let real_dir = crate::input::absolute(&dir).unwrap_or_else(|_| dir.clone());
+    let real_dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
     if file.file_name().is_some_and(|n| n == FILE)
         && real_dir
             .file_name()
@@ -137,14 +137,19 @@ pub fn load_text(
                 Err(m) => errors.push(LocatedError::new(at(v), format!("variables.{k}"), m)),
             }
         }
-        if let Err((name, why)) = crate::scenario::expand::expand_all(&user) {
-            let at_var = rv
-                .variables
-                .get(&name)
-                .or_else(|| raw.variables.get(&name))
-                .map(at)
-                .unwrap_or_else(|| Position::of(file, v));
-            errors.push(LocatedError::new(at_var, format!("variables.{name}"), why));
+        match crate::scenario::expand::expand_all(&user) {
+            Ok(values) => cx.set_values(&values),
+            Err((name, why)) => {
+                let at_var = rv
+                    .variables
+                    .get(&name)
+                    .or_else(|| raw.variables.get(&name))
+                    .map(at)
+                    .unwrap_or_else(|| Position::of(file, v));
+                errors.push(LocatedError::new(at_var, format!("variables.{name}"), why));
+                // Reported here: the manifests are checked with placeholders only.
+                cx.set_values(&Default::default());
+            }
         }
         let mut when = Vec::new();
         if let Some(w) = &rv.when {

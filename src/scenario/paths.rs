@@ -11,7 +11,7 @@ use crate::input::Confinement;
 /// The file must resolve into the scenario's [`Confinement`].
 pub fn kind_config_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
     Confinement::plain_relative(name)?;
-    let real = crate::input::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let real = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let beside = dir.join(name);
     let found = if beside.is_file() {
         Some(beside)

@@ -113,6 +113,18 @@ impl World {
         c
     }
 
+    /// The kind node containers on this world's network: the clusters runs made in it.
+    pub async fn nodes_on_network(&self, engine: &BollardEngine) -> Vec<String> {
+        engine
+            .list_containers(CLUSTER_LABEL)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.addresses.contains_key(&self.network))
+            .map(|c| c.name)
+            .collect()
+    }
+
     pub fn cluster(&self, n: usize) -> String {
         format!("kp-test-{}-c{n}", self.scope.run_id)
     }

@@ -3,7 +3,6 @@
 //! picked again, and the run goes on — with the fake kind failing its first create the way
 //! Docker does.
 
-use kindproof::docker::api::Engine;
 use kindproof::docker::bollard_engine::BollardEngine;
 
 use crate::docker_clusters::World;
@@ -47,14 +46,7 @@ async fn docker_run_picks_ports_again_when_one_was_taken_meanwhile() {
     );
     assert!(out.contains("PASS  retried/only"), "{out}");
     // Both creates' clusters are gone (the run owned them): no kind node on the world's network.
-    let left: Vec<String> = engine
-        .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.addresses.contains_key(&w.network))
-        .map(|c| c.name)
-        .collect();
+    let left = w.nodes_on_network(&engine).await;
     assert!(left.is_empty(), "left behind: {left:?}");
     w.teardown(&engine, &[]).await;
 }

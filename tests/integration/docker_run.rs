@@ -293,20 +293,6 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
     let engine = BollardEngine::connect().await.unwrap();
     let w = World::new(&engine).await;
     let suite = node_only_suite(&w);
-    let on_my_network = |engine: &BollardEngine| {
-        let net = w.network.clone();
-        let engine = engine.clone();
-        async move {
-            engine
-                .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter(|c| c.addresses.contains_key(&net))
-                .map(|c| c.name)
-                .collect::<Vec<_>>()
-        }
-    };
     // A run that creates its cluster, runs, and deletes it.
     let o = w
         .cmd()
@@ -322,7 +308,7 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
     assert!(err.contains("creating kind cluster kp-three-"), "{err}");
     assert!(err.contains("creating kind cluster kp-one-"), "{err}");
     assert!(
-        on_my_network(&engine).await.is_empty(),
+        w.nodes_on_network(&engine).await.is_empty(),
         "the run's cluster is gone"
     );
 
@@ -336,7 +322,7 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while on_my_network(&engine).await.len() < 3 {
+    while w.nodes_on_network(&engine).await.len() < 3 {
         assert!(std::time::Instant::now() < deadline, "no cluster appeared");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -349,7 +335,7 @@ async fn docker_run_creates_its_cluster_and_deletes_it_even_when_interrupted() {
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted: cleaning up"), "{err}");
     assert!(
-        on_my_network(&engine).await.is_empty(),
+        w.nodes_on_network(&engine).await.is_empty(),
         "interrupted run left nodes"
     );
     assert!(
@@ -558,14 +544,7 @@ async fn docker_run_deletes_a_cluster_that_never_becomes_ready() {
     assert_eq!(o.status.code(), Some(3), "{out}{err}");
     assert!(out.contains("ERROR needs-api/only"), "{out}");
     assert!(out.contains("nodes to be Ready"), "{out}");
-    let left: Vec<String> = engine
-        .list_containers(kindproof::cluster::nodes::CLUSTER_LABEL)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.addresses.contains_key(&w.network))
-        .map(|c| c.name)
-        .collect();
+    let left = w.nodes_on_network(&engine).await;
     assert!(left.is_empty(), "left behind: {left:?}");
     w.teardown(&engine, &[]).await;
 }

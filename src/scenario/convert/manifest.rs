@@ -49,7 +49,7 @@ impl Converter<'_> {
                 return t;
             }
         };
-        self.manifest_text(s, field, &path, &text, known, user);
+        self.manifest_text(s, field, &path, &text, known);
         t
     }
 
@@ -60,7 +60,6 @@ impl Converter<'_> {
         path: &Path,
         text: &str,
         known: &Known,
-        user: &BTreeMap<String, String>,
     ) {
         let mut unknown = Vec::new();
         match references(text) {
@@ -75,25 +74,21 @@ impl Converter<'_> {
             );
         }
         // With the values the run will use (user variables; placeholders stand in for what is
-        // known only at run time), and the structure they must keep. A cycle among the
-        // variables is reported at the variables.
-        let values = crate::scenario::expand::expand_all(user).unwrap_or_default();
-        let value = |n: &str| {
-            values
-                .get(n)
-                .map(|v| substitute(v, |_| Some("x".into())).unwrap_or_else(|_| v.clone()))
-        };
-        let filled = match crate::scenario::expand::fill_keeping_structure(text, value) {
-            Ok(f) => f,
-            Err(m) => {
-                self.err(
-                    pos(self.file, at),
-                    field,
-                    format!("{}: {m}", path.display()),
-                );
-                return;
-            }
-        };
+        // known only at run time), and the structure they must keep.
+        let values = &self.values;
+        let filled =
+            match crate::scenario::expand::fill_keeping_structure(text, |n| values.get(n).cloned())
+            {
+                Ok(f) => f,
+                Err(m) => {
+                    self.err(
+                        pos(self.file, at),
+                        field,
+                        format!("{}: {m}", path.display()),
+                    );
+                    return;
+                }
+            };
         if let Err(e) = crate::kube_ops::manifest::parse(path, &filled) {
             self.err(pos(self.file, at), field, e.to_string());
         }
@@ -123,7 +118,6 @@ impl Converter<'_> {
                     Path::new("(inline)"),
                     &m.value,
                     known,
-                    user,
                 );
                 Some(ManifestSource::Inline(t))
             }
