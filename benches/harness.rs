@@ -96,6 +96,7 @@ async fn main() {
             probe_image: "kindproof/probe:0.1.0".into(),
             poll: Duration::from_millis(500),
             stop: Default::default(),
+            on_step: None,
         };
         let r = run_variant(&backend, &cx).await;
         if r.status.is_passed() {

@@ -1,6 +1,5 @@
 //! kindproof: reproduce and prove Kubernetes networking behaviour on disposable Kind clusters.
 
-pub mod cleanup;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

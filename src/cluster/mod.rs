@@ -5,6 +5,7 @@
 pub mod image_load;
 pub mod kind;
 pub mod kind_network;
+pub mod lifecycle;
 pub mod nodes;
 pub mod provider;
 pub mod state;

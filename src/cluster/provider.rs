@@ -1,6 +1,7 @@
-//! One trait for the clusters scenarios run on, so the runner does not care where a cluster
-//! comes from: a kind cluster kindproof creates and deletes, or an existing cluster named by a
-//! kubeconfig (a shared CI cluster, k3d, a real one) that kindproof only borrows.
+//! The clusters scenarios run on as the runner sees them, wherever they come from: a handle
+//! with its nodes, read from a kind cluster's containers or from an existing cluster's API
+//! (a shared CI cluster, k3d, a real one). The providers that make or borrow them are the
+//! runner's (`runner/providers/`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -9,12 +10,11 @@ use k8s_openapi::api::core::v1::Node as ApiNode;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 
-use super::kind::{ClusterError, CreateRequest, KindProvider};
+use super::kind::ClusterError;
 use super::nodes::KindNode;
 use crate::docker::api::Engine;
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::error::KubeError;
-use crate::kube_ops::pods::wait_nodes_ready;
 use crate::ports::inspect::Published;
 
 /// A node as scenarios see it (`${nodes.worker.ip}`, `${ports.<node>.<port>/<proto>}`).
@@ -43,16 +43,6 @@ pub struct ClusterHandle {
     pub network: Option<String>,
 }
 
-pub trait ClusterProvider: Send + Sync {
-    /// Make the cluster available (create it, or check the existing one answers).
-    fn acquire(&self) -> impl Future<Output = Result<ClusterHandle, ClusterError>> + Send;
-    /// Give it back (delete it, or nothing for a borrowed cluster).
-    fn release(
-        &self,
-        handle: &ClusterHandle,
-    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
-}
-
 /// A kind node as a scenario node: its addresses on the kind network.
 pub fn from_kind(node: &KindNode, network: &str) -> Node {
     let (ipv4, ipv6) = node
@@ -69,6 +59,24 @@ pub fn from_kind(node: &KindNode, network: &str) -> Node {
         published: node.container.published.clone(),
         container: Some(node.container.id.clone()),
     }
+}
+
+/// `node` (a kind node) as Docker has it now: a restart can change its published host ports.
+pub async fn reread<E: Engine>(
+    engine: &E,
+    node: &Node,
+    network: &str,
+) -> Result<Node, crate::docker::error::DockerError> {
+    let id = node.container.as_deref().unwrap_or(&node.name);
+    let info = engine.inspect_container(id).await?;
+    Ok(from_kind(
+        &KindNode {
+            name: node.name.clone(),
+            role: node.role.clone(),
+            container: info,
+        },
+        network,
+    ))
 }
 
 /// A node from the API: the InternalIP addresses, and the role from the node-role labels
@@ -109,50 +117,6 @@ pub fn from_api(node: &Value) -> Node {
     }
 }
 
-/// A kind cluster kindproof creates for this run and deletes afterwards.
-pub struct KindCluster<'e, E: Engine> {
-    pub provider: KindProvider<'e, E>,
-    pub request: CreateRequest,
-    /// Wait until every node is Ready through the API (kind's `--wait` covers the control
-    /// plane only). A run that needs no API server skips it.
-    pub wait_ready: bool,
-}
-
-impl<E: Engine> ClusterProvider for KindCluster<'_, E> {
-    async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
-        let created = self.provider.create(&self.request).await?;
-        if self.wait_ready {
-            // kind's --wait covers the control plane only; scenarios pin pods to workers.
-            let kube = Kube::connect(&created.kubeconfig, None).await?;
-            wait_nodes_ready(
-                &kube,
-                created.nodes.len(),
-                self.request.wait,
-                std::time::Duration::from_millis(500),
-            )
-            .await?;
-        }
-        Ok(ClusterHandle {
-            name: created.name.clone(),
-            kubeconfig: created.kubeconfig.clone(),
-            context: Some(format!("kind-{}", created.name)),
-            nodes: created
-                .nodes
-                .iter()
-                .map(|n| from_kind(n, &created.network))
-                .collect(),
-            provider: "kind",
-            network: Some(created.network.clone()),
-        })
-    }
-
-    async fn release(&self, handle: &ClusterHandle) -> Result<(), ClusterError> {
-        self.provider
-            .delete(&handle.name, Some(&handle.kubeconfig))
-            .await
-    }
-}
-
 /// A cluster kindproof did not create: no lifecycle; nodes come from the API. Everything
 /// kindproof makes there lives in its own namespaces, which the runner deletes.
 pub struct ExistingCluster {
@@ -160,8 +124,9 @@ pub struct ExistingCluster {
     pub context: Option<String>,
 }
 
-impl ClusterProvider for ExistingCluster {
-    async fn acquire(&self) -> Result<ClusterHandle, ClusterError> {
+impl ExistingCluster {
+    /// The cluster as its API server describes it: its nodes (sorted by name).
+    pub async fn read(&self) -> Result<ClusterHandle, ClusterError> {
         let kube = Kube::connect(&self.kubeconfig, self.context.as_deref()).await?;
         let api: Api<ApiNode> = Api::all(kube.client.clone());
         let list = api
@@ -188,10 +153,6 @@ impl ClusterProvider for ExistingCluster {
             provider: "existing",
             network: None,
         })
-    }
-
-    async fn release(&self, _: &ClusterHandle) -> Result<(), ClusterError> {
-        Ok(())
     }
 }
 

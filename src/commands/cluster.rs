@@ -5,20 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cluster::kind::{
-    ClusterError, CreateRequest, Created, KindProvider, check_kind, check_provider, cluster_name,
-    node_image,
+    ClusterError, Created, check_kind, check_provider, cluster_name, node_image,
 };
+use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, prepare};
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::state::{self, ClusterRecord, pid_alive, state_base};
+use crate::cluster::state::{self, pid_alive, state_base};
 use crate::commands::ports::usable_config;
 use crate::docker::api::Engine;
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
-use crate::kind_cli::kind_bin;
 use crate::labels::{MANAGED, PID, RUN_ID, new_run_id};
-use crate::ports::plan::plan;
-use crate::ports::reserve::{ReservationDir, runtime_base};
-use crate::ports::resolve::Resolver;
 use crate::signals::Signals;
 
 pub struct UpArgs {
@@ -27,14 +23,6 @@ pub struct UpArgs {
     pub image: Option<String>,
     pub wait: Duration,
     pub export_kubeconfig: bool,
-}
-
-pub fn provider(engine: &BollardEngine) -> KindProvider<'_, BollardEngine> {
-    KindProvider {
-        engine,
-        kind_bin: kind_bin(),
-        lock_dir: runtime_base().join("locks"),
-    }
 }
 
 pub async fn up(args: UpArgs) -> Result<(), AppError> {
@@ -62,17 +50,19 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let base = state_base();
     let (req, resolution) = prepare(
         &engine,
-        &loaded.cluster,
-        version,
-        &name,
-        image,
-        &run_id,
-        true,
-        args.wait,
+        Prepare {
+            config: &loaded.cluster,
+            version,
+            name: &name,
+            image,
+            run_id: &run_id,
+            keep: true,
+            wait: args.wait,
+        },
     )
     .await?;
     let cluster_dir = req.dir.clone();
-    let kind = provider(&engine);
+    let kind = kind_provider(&engine);
     crate::errln!(
         "kindproof: creating kind cluster {name} (node image {})",
         req.image
@@ -108,46 +98,6 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         );
     }
     Ok(())
-}
-
-/// Everything before `kind create cluster`: the name is free, the host ports are resolved and
-/// reserved, the cluster is recorded (its private directory made). The resolution's sockets
-/// are released (Docker binds the ports next); its reservations live as long as it does.
-#[allow(clippy::too_many_arguments)]
-pub async fn prepare(
-    engine: &BollardEngine,
-    config: &crate::kind_config::model::Cluster,
-    version: crate::kind_config::version::KindVersion,
-    name: &str,
-    image: String,
-    run_id: &str,
-    keep: bool,
-    wait: Duration,
-) -> Result<(CreateRequest, crate::ports::resolve::Resolution), AppError> {
-    if !kind_nodes(engine, name).await?.is_empty() {
-        return Err(AppError::InvalidInput(format!(
-            "a kind cluster named {name} exists already"
-        )));
-    }
-    let dir = ReservationDir::default_location()
-        .map_err(AppError::io("create the port reservation directory"))?;
-    let mut resolution = Resolver::new(dir).resolve(&plan(config, version.rules()))?;
-    let resolved = resolution.apply_to(config);
-    let base = state_base();
-    let cluster_dir = state::create(&base, &ClusterRecord::new(name, run_id, keep)).map_err(
-        AppError::io(format!("record cluster {name} under {}", base.display())),
-    )?;
-    resolution.release_sockets();
-    Ok((
-        CreateRequest {
-            name: name.to_string(),
-            config: resolved,
-            image,
-            dir: cluster_dir,
-            wait,
-        },
-        resolution,
-    ))
 }
 
 /// What `up` prints: how to reach the cluster and what its nodes publish.
@@ -197,20 +147,6 @@ fn summary(c: &Created) -> String {
         ));
     }
     out
-}
-
-/// Delete kind cluster `name` (with its own kubeconfig when kindproof has one) and forget
-/// kindproof's record of it.
-pub async fn delete_recorded(
-    engine: &BollardEngine,
-    base: &std::path::Path,
-    name: &str,
-) -> Result<(), AppError> {
-    let kubeconfig = state::kubeconfig(base, name);
-    provider(engine)
-        .delete(name, kubeconfig.exists().then_some(kubeconfig.as_path()))
-        .await?;
-    state::remove(base, name).map_err(AppError::io(format!("forget cluster {name}")))
 }
 
 pub async fn down(name: &str) -> Result<(), AppError> {

@@ -7,7 +7,4 @@ pub mod list;
 pub mod ports;
 pub mod report;
 pub mod run;
-mod run_cluster;
-mod run_context;
-mod run_one;
 pub mod validate;

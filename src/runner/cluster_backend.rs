@@ -12,8 +12,8 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::backend::{Backend, ProbeSite, Ran};
-use crate::cluster::nodes::KindNode;
-use crate::cluster::provider::{Node, from_kind};
+use super::cleanup::Live;
+use crate::cluster::provider::{Node, reread};
 use crate::docker::api::{ContainerSpec, Engine};
 use crate::kind_cli::{installed_version, kind_bin};
 use crate::kind_config::check::ConfigCheck;
@@ -36,6 +36,9 @@ pub struct ClusterBackend<'e, E: Engine> {
     /// Labels for containers the backend creates (node probes), so cleanup finds them.
     pub labels: HashMap<String, String>,
     pub run_id: String,
+    /// The probe containers running now, so that the run's cleanup stack removes any that a
+    /// stop cut off before this backend could.
+    pub live: Live,
 }
 
 impl<E: Engine> ClusterBackend<'_, E> {
@@ -55,19 +58,7 @@ impl<E: Engine> ClusterBackend<'_, E> {
     }
 
     async fn node_again(&self, node: &Node) -> Result<Node, String> {
-        let info = self
-            .engine
-            .inspect_container(Self::container(node)?)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(from_kind(
-            &KindNode {
-                name: node.name.clone(),
-                role: node.role.clone(),
-                container: info,
-            },
-            &self.network,
-        ))
+        reread(self.engine, node, &self.network).await.map_err(s)
     }
 }
 
@@ -236,6 +227,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                     ..Default::default()
                 };
                 let id = self.engine.create_container(&spec).await.map_err(s)?;
+                self.live.add(&id);
                 let result = async {
                     self.engine.start_container(&id).await.map_err(s)?;
                     let code = tokio::time::timeout(deadline, self.engine.wait_container(&id))
@@ -251,7 +243,9 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                 }
                 .await;
                 // The probe container is the run's own: it goes whatever happened.
-                let _ = self.engine.remove_container(&id).await;
+                if self.engine.remove_container(&id).await.is_ok() {
+                    self.live.remove(&id);
+                }
                 result
             }
             ProbeSite::Pod(pod) => {

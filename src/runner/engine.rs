@@ -39,6 +39,8 @@ pub struct Context<'a> {
     /// The run's orderly stop: steps not started are skipped, the running one is cut short,
     /// `finally` and `cleanup:` steps still run.
     pub stop: Stop,
+    /// Told of every step (and cleanup step) as it ends.
+    pub on_step: Option<&'a (dyn Fn(&StepReport) + Send + Sync)>,
 }
 
 /// What steps produced so far: outputs by step id, probe results by step id, the probe steps
@@ -120,7 +122,11 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
     run.finishing = true;
     let mut cleanup = Vec::new();
     for step in cx.variant.cleanup.iter().rev() {
-        cleanup.push(run.step(step).await);
+        let report = run.step(step).await;
+        if let Some(tell) = cx.on_step {
+            tell(&report);
+        }
+        cleanup.push(report);
     }
     let mut status = overall(&steps);
     if status.is_passed() {
@@ -194,13 +200,16 @@ impl<'a, B: Backend> Run<'a, B> {
                         rounds: Vec::new(),
                         evidence: None,
                     });
-                    continue;
+                } else {
+                    let report = self.step(step).await;
+                    if !all && !report.status.is_passed() {
+                        skip = Some(format!("after {:?} did not pass", step.name));
+                    }
+                    out.push(report);
                 }
-                let report = self.step(step).await;
-                if !all && !report.status.is_passed() {
-                    skip = Some(format!("after {:?} did not pass", step.name));
+                if let (false, Some(tell), Some(last)) = (all, self.cx.on_step, out.last()) {
+                    tell(last);
                 }
-                out.push(report);
             }
             out
         })

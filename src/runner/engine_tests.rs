@@ -278,6 +278,7 @@ async fn run_stoppable(
         probe_image: "kindproof/probe:0.1.0".into(),
         poll: Duration::from_millis(10),
         stop,
+        on_step: None,
     };
     run_variant(fake, &cx).await
 }

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod claims;
+pub mod cleanup;
 pub mod cluster_backend;
 pub mod diagnostics;
 pub mod engine;
@@ -17,11 +18,17 @@ pub mod null_backend;
 pub mod observe;
 pub mod outcome;
 pub mod plan;
+pub mod provider;
+pub mod providers;
 pub mod report;
+pub mod reporter;
+pub mod reporters;
 pub mod results;
+pub mod run;
 pub mod schedule;
 pub mod stop;
 pub mod timeline;
+mod variant;
 
 #[cfg(test)]
 mod engine_observe_tests;

@@ -283,6 +283,7 @@ steps:
         probe_image: kindproof::probe_image::image_name(),
         labels: w.scope.labels(),
         run_id: w.scope.run_id.clone(),
+        live: Default::default(),
     };
     let cx = Context {
         scenario: &s,
@@ -293,6 +294,7 @@ steps:
         probe_image: kindproof::probe_image::image_name(),
         poll: std::time::Duration::from_millis(100),
         stop: Default::default(),
+        on_step: None,
     };
     let r = run_variant(&backend, &cx).await;
     assert_eq!(r.status, Status::Passed, "{r:?}");

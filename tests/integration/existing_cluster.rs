@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use kindproof::cluster::provider::{ClusterProvider, ExistingCluster};
+use kindproof::cluster::provider::ExistingCluster;
 use serde_json::json;
 
 /// Serve `GET /api/v1/nodes` with `nodes` on 127.0.0.1 until the test ends; the server's URL.
@@ -84,7 +84,7 @@ users:
         kubeconfig: kubeconfig.clone(),
         context: None,
     };
-    let h = current.acquire().await.unwrap();
+    let h = current.read().await.unwrap();
     let names: Vec<&str> = h.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["a-cp"]);
     assert_eq!(h.provider, "existing");
@@ -93,7 +93,7 @@ users:
         kubeconfig,
         context: Some("ctx-b".into()),
     };
-    let h = chosen.acquire().await.unwrap();
+    let h = chosen.read().await.unwrap();
     let nodes: Vec<(String, String, String)> = h
         .nodes
         .iter()
@@ -107,8 +107,7 @@ users:
         ]
     );
     assert!(h.nodes.iter().all(|n| n.container.is_none()));
-    // Borrowed: releasing does nothing to the cluster.
-    chosen.release(&h).await.unwrap();
+    // Borrowed: the runner never deletes it (runner::run_tests::a_borrowed_cluster_*).
 }
 
 #[tokio::test]
@@ -117,7 +116,7 @@ async fn an_unreadable_kubeconfig_is_named() {
         kubeconfig: "/nonexistent/kubeconfig".into(),
         context: None,
     }
-    .acquire()
+    .read()
     .await
     .unwrap_err();
     assert!(

@@ -1,0 +1,210 @@
+//! The kind provider: one kind cluster per shape (kind config and node image), created for the
+//! run and deleted after it unless kept. Its host ports are resolved and reserved before kind
+//! runs; a cluster that lost a host port to Docker's own random pick meanwhile is made again
+//! with ports picked anew; one that never becomes Ready is deleted before the error returns.
+
+use std::time::Duration;
+
+use super::super::cleanup::Cleanup;
+use super::super::cluster_backend::ClusterBackend;
+use super::super::plan::Group;
+use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
+use super::super::reporter::Event;
+use super::{cluster_backend, load_into_kind};
+use crate::cluster::kind::{cluster_name, node_image};
+use crate::cluster::kind_network::network_name;
+use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, mark_kept, prepare};
+use crate::cluster::provider::{ClusterHandle, Node, from_kind, reread};
+use crate::cluster::state::{self, ClusterRecord, state_base};
+use crate::docker::api::Engine;
+use crate::exit::AppError;
+use crate::kind_config::version::KindVersion;
+use crate::kube_ops::client::Kube;
+use crate::kube_ops::pods::wait_nodes_ready;
+use crate::scenario::model::Scenario;
+
+/// How often a cluster is created anew when a host port it was given is taken meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
+/// How long deleting one cluster may take before the run gives up on it (and says so).
+pub const DELETE_BOUND: Duration = Duration::from_secs(180);
+
+pub struct KindShapes<'e, E: Engine> {
+    pub engine: &'e E,
+    /// The rules kind configs are judged by (the installed kind's).
+    pub version: KindVersion,
+    /// `--image`: the node image of every shape, over the scenarios' own.
+    pub image: Option<String>,
+    /// How long kind and kindproof wait for a created cluster to be ready.
+    pub wait: Duration,
+}
+
+impl<E: Engine> KindShapes<'_, E> {
+    fn image_of<'a>(&'a self, g: &'a Group) -> Option<&'a str> {
+        self.image.as_deref().or(g.image.as_deref())
+    }
+}
+
+impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
+    type Backend<'a>
+        = ClusterBackend<'a, E>
+    where
+        Self: 'a;
+
+    fn name(&self) -> &'static str {
+        state::KIND_PROVIDER
+    }
+
+    async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
+        // An absent node image is refused before kind runs: kind would pull it.
+        node_image(self.engine, self.image_of(shape.group)).await?;
+        Ok(())
+    }
+
+    async fn acquire<'p>(
+        &'p self,
+        shape: &Shape<'_>,
+        cleanup: &Cleanup<'p>,
+    ) -> Result<Acquired, AppError> {
+        let (g, scenarios) = (shape.group, shape.scenarios);
+        let first = &scenarios[g.picks[0].scenario];
+        let image = node_image(self.engine, self.image_of(g)).await?;
+        let stem = g
+            .config_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| first.name.clone());
+        let name = cluster_name(
+            &stem,
+            &format!("{}{}", shape.run_id, group_index(g, scenarios)),
+        );
+        let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
+        // Docker hands out random host ports (hostPort -1, other jobs' containers) from the
+        // range kindproof picks in: a port picked and released can be taken before kind binds
+        // it. Then the half-made cluster goes and the ports are picked again.
+        let mut attempt = 1;
+        loop {
+            let (req, resolution) = prepare(
+                self.engine,
+                Prepare {
+                    config: &spec.config,
+                    version: self.version,
+                    name: &name,
+                    image: image.clone(),
+                    run_id: shape.run_id,
+                    keep: false,
+                    wait: self.wait,
+                },
+            )
+            .await?;
+            // On the stack before kind runs: a stop that cuts the create short leaves it there.
+            let token = {
+                let (engine, name) = (self.engine, name.clone());
+                cleanup.push(format!("kind cluster {name}"), async move {
+                    delete_recorded(engine, &state_base(), &name)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            };
+            shape.events.emit(&Event::ClusterCreating {
+                name: &name,
+                config: &g.config_file,
+            });
+            let made = async {
+                let created = kind_provider(self.engine).create(&req).await?;
+                if shape.need.api {
+                    // kind's --wait covers the control plane only; scenarios pin pods to workers.
+                    let kube = Kube::connect(&created.kubeconfig, None)
+                        .await
+                        .map_err(crate::cluster::kind::ClusterError::from)?;
+                    wait_nodes_ready(
+                        &kube,
+                        created.nodes.len(),
+                        self.wait,
+                        Duration::from_millis(500),
+                    )
+                    .await
+                    .map_err(crate::cluster::kind::ClusterError::from)?;
+                }
+                Ok::<_, AppError>(created)
+            }
+            .await;
+            // The reservations end here: kind has bound the ports, or failed to.
+            drop(resolution);
+            match made {
+                Ok(created) => {
+                    return Ok(Acquired {
+                        handle: ClusterHandle {
+                            name: created.name.clone(),
+                            kubeconfig: created.kubeconfig.clone(),
+                            context: Some(format!("kind-{}", created.name)),
+                            nodes: created
+                                .nodes
+                                .iter()
+                                .map(|n| from_kind(n, &created.network))
+                                .collect(),
+                            provider: state::KIND_PROVIDER,
+                            network: Some(created.network.clone()),
+                        },
+                        owned: Some(token),
+                    });
+                }
+                Err(e) => {
+                    // Created but never Ready (or half made): it must not stay behind.
+                    let _ = cleanup.release(token, DELETE_BOUND).await;
+                    if attempt < PORT_ATTEMPTS
+                        && e.to_string().contains("port is already allocated")
+                    {
+                        shape.events.emit(&Event::Notice(format!(
+                            "a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
+                            attempt + 1
+                        )));
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn load_images(
+        &self,
+        cluster: &ClusterHandle,
+        images: &[String],
+    ) -> Result<(), AppError> {
+        load_into_kind(self.engine, &cluster.name, images).await
+    }
+
+    fn backend<'a>(&'a self, cluster: &ClusterHandle, session: Session) -> Self::Backend<'a> {
+        cluster_backend(self.engine, cluster, session)
+    }
+
+    async fn refresh_node(&self, cluster: &ClusterHandle, node: &Node) -> Result<Node, AppError> {
+        let network = cluster.network.clone().unwrap_or_else(network_name);
+        Ok(reread(self.engine, node, &network).await?)
+    }
+
+    fn keep(&self, cluster: &ClusterHandle) -> Result<(), AppError> {
+        mark_kept(&state_base(), &cluster.name)
+    }
+
+    async fn delete_record(&self, record: &ClusterRecord) -> Result<(), AppError> {
+        delete_recorded(self.engine, &state_base(), &record.name).await
+    }
+}
+
+/// A short suffix telling this run's clusters apart.
+fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
+    let key = format!(
+        "{}{}",
+        g.config_file.display(),
+        g.picks
+            .iter()
+            .map(|p| scenarios[p.scenario].name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let h = crate::fnv::fnv1a(key.as_bytes());
+    format!("{:x}", h & 0xf)
+}
