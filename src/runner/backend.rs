@@ -115,3 +115,93 @@ pub trait Backend: Send + Sync {
         deadline: Duration,
     ) -> impl Future<Output = Result<Ran, String>> + Send;
 }
+
+/// A backend borrowed is a backend (a provider may hand out one it owns).
+impl<B: Backend> Backend for &B {
+    async fn apply(
+        &self,
+        manifest: &Manifest,
+        mode: ApplyMode,
+        namespace: &str,
+    ) -> Result<Written, String> {
+        (**self).apply(manifest, mode, namespace).await
+    }
+    async fn patch(
+        &self,
+        target: &DynamicObject,
+        patch_type: PatchType,
+        body: &Value,
+        namespace: &str,
+    ) -> Result<Written, String> {
+        (**self).patch(target, patch_type, body, namespace).await
+    }
+    async fn delete(
+        &self,
+        manifest: &Manifest,
+        namespace: &str,
+        wait: Duration,
+    ) -> Result<Written, String> {
+        (**self).delete(manifest, namespace, wait).await
+    }
+    async fn get(&self, target: &DynamicObject, namespace: &str) -> Result<Option<Value>, String> {
+        (**self).get(target, namespace).await
+    }
+    async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<Value>, String> {
+        (**self).pods(namespace, selector).await
+    }
+    async fn endpoint_slices(&self, namespace: &str, service: &str) -> Result<Vec<Value>, String> {
+        (**self).endpoint_slices(namespace, service).await
+    }
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<String, String> {
+        (**self).logs(namespace, pod, container, previous).await
+    }
+    async fn events(&self, namespace: &str) -> Result<Vec<EventSummary>, String> {
+        (**self).events(namespace).await
+    }
+    async fn node_lease(&self, node: &str) -> Result<Option<Value>, String> {
+        (**self).node_lease(node).await
+    }
+    async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
+        (**self).nodes_not_ready().await
+    }
+    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, String> {
+        (**self).exec_node(node, command).await
+    }
+    async fn exec_pod(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+    ) -> Result<Ran, String> {
+        (**self).exec_pod(namespace, pod, container, command).await
+    }
+    async fn restart_node(&self, node: &Node) -> Result<Node, String> {
+        (**self).restart_node(node).await
+    }
+    async fn pause_node(&self, node: &Node, duration: Duration) -> Result<(), String> {
+        (**self).pause_node(node, duration).await
+    }
+    async fn kind_create(
+        &self,
+        config_file: &std::path::Path,
+        version: crate::kind_config::version::KindVersion,
+    ) -> Result<Ran, String> {
+        (**self).kind_create(config_file, version).await
+    }
+    async fn probe(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        namespace: &str,
+        deadline: Duration,
+    ) -> Result<Ran, String> {
+        (**self).probe(site, args, namespace, deadline).await
+    }
+}

@@ -236,7 +236,7 @@ pub(super) fn scenario(rest: &str) -> (tempfile::TempDir, Scenario) {
     (tmp, s)
 }
 
-fn nodes() -> Vec<Node> {
+pub(super) fn nodes() -> Vec<Node> {
     ["control-plane", "worker", "worker2"]
         .iter()
         .enumerate()

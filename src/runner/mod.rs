@@ -7,6 +7,7 @@ pub mod claims;
 pub mod cleanup;
 pub mod cluster_backend;
 pub mod diagnostics;
+pub mod drive;
 pub mod engine;
 mod engine_assert;
 mod engine_lookup;
@@ -34,3 +35,7 @@ mod variant;
 mod engine_observe_tests;
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod fake_engine;
+#[cfg(test)]
+mod run_tests;

@@ -45,6 +45,29 @@ pub struct Pick {
     pub variant: usize,
 }
 
+/// The variants to run, as [`select`] picks them; a filter or variant that matches nothing at
+/// all (in any partition) is an error naming it.
+pub fn choose(
+    scenarios: &[Scenario],
+    filter: Option<&str>,
+    variant: Option<&str>,
+    partition: Option<Partition>,
+) -> Result<Vec<Pick>, String> {
+    if (filter.is_some() || variant.is_some())
+        && select(scenarios, filter, variant, None).is_empty()
+    {
+        let what = match (filter, variant) {
+            (Some(f), Some(v)) => format!("--filter {f:?} with --variant {v:?}"),
+            (Some(f), None) => format!("--filter {f:?}"),
+            (None, v) => format!("--variant {:?}", v.unwrap_or_default()),
+        };
+        return Err(format!(
+            "{what} matches no variant of the scenarios given (`kindproof list` shows them)"
+        ));
+    }
+    Ok(select(scenarios, filter, variant, partition))
+}
+
 /// The variants to run: `filter` is a substring of `scenario/variant`, `variant` an exact
 /// variant name.
 pub fn select(

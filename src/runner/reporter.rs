@@ -47,6 +47,13 @@ pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event<'_>) -> Result<(), AppError>;
 }
 
+/// A reporter shared (a test keeps its own handle on what it recorded).
+impl<R: Reporter> Reporter for std::sync::Arc<R> {
+    fn event(&self, event: &Event<'_>) -> Result<(), AppError> {
+        (**self).event(event)
+    }
+}
+
 /// Every reporter of a run, in order; their first failure is kept for the end.
 #[derive(Default)]
 pub struct Reporters {

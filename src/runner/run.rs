@@ -55,6 +55,27 @@ pub struct Settings {
     pub kind_version: Option<Version>,
 }
 
+impl Settings {
+    /// The settings of a run from a terminal or CI (`CI` set): a failed variant's cluster is
+    /// kept only where someone can look at it, the kind gates use the installed kind.
+    pub fn detect(jobs: usize, keep: bool, verbose: bool, artifacts: Option<PathBuf>) -> Self {
+        use std::io::IsTerminal;
+        let kind_version = crate::kind_cli::installed_version()
+            .ok()
+            .flatten()
+            .map(|k| Version::new(k.major.into(), k.minor.into(), k.patch.into()));
+        Self {
+            jobs: jobs.max(1),
+            keep,
+            keep_failed: std::env::var_os("CI").is_none() && std::io::stderr().is_terminal(),
+            verbose,
+            artifacts: artifacts.unwrap_or_else(|| "kindproof-artifacts".into()),
+            poll: Duration::from_millis(500),
+            kind_version,
+        }
+    }
+}
+
 pub struct Runner<'a, E: Engine, P: ClusterProvider> {
     pub engine: &'a E,
     pub provider: &'a P,
