@@ -1,5 +1,6 @@
 //! kindproof: reproduce and prove Kubernetes networking behaviour on disposable Kind clusters.
 
+pub mod assert;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod labels;
 pub mod logs;
 pub mod output;
 pub mod ports;
+pub mod probe;
 pub mod probe_image;
 pub mod runner;
 pub mod scenario;

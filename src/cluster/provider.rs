@@ -43,6 +43,13 @@ pub struct ClusterHandle {
     pub network: Option<String>,
 }
 
+/// A node's short name (`worker2`) from its container name (`<cluster>-worker2`).
+pub fn short_name<'n>(cluster: &str, node: &'n str) -> &'n str {
+    node.strip_prefix(cluster)
+        .and_then(|s| s.strip_prefix('-'))
+        .unwrap_or(node)
+}
+
 /// A kind node as a scenario node: its addresses on the kind network.
 pub fn from_kind(node: &KindNode, network: &str) -> Node {
     let (ipv4, ipv6) = node

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use kube::api::DynamicObject;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -15,13 +14,16 @@ use super::backend::{Backend, ProbeSite, Ran};
 use super::fresh::{Disruption, DisruptionKind};
 use super::observe::Round;
 use super::outcome::{Status, StepReport, VariantReport, overall};
-use super::results::{BindRecord, ConnectSummary, DnsSummary};
 pub use super::stop::Stop;
-use crate::cluster::provider::Node;
+use crate::cluster::provider::{Node, short_name};
 use crate::kube_ops::apply::Written;
-use crate::kube_ops::manifest::{Manifest, object_ref};
+use crate::kube_ops::manifest::Manifest;
+use crate::probe::{BindRecord, ConnectSummary, DnsSummary};
 use crate::scenario::model::*;
 use crate::scenario::vars::substitute;
+
+/// Why a step is skipped once the run is stopping.
+pub(super) const INTERRUPTED: &str = "the run was interrupted";
 
 /// How long past its deadline a wait or an assertion may take to report, for a call that hangs.
 pub(super) const HANG_GRACE: Duration = Duration::from_secs(10);
@@ -56,19 +58,12 @@ pub(super) struct State {
     pub disruptions: Vec<Disruption>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Connect,
-    Dns,
-    Bind,
-}
-
 /// A probe step as it ran (see `engine_probe`): enough to run it again.
 #[derive(Debug, Clone)]
 pub(super) struct ProbeRun {
     pub site: ProbeSite,
     pub args: Vec<String>,
-    pub kind: Kind,
+    pub kind: crate::probe::Mode,
     /// The probe step's own deadline.
     pub timeout: Duration,
     /// When its latest run started.
@@ -85,13 +80,6 @@ pub(super) struct StepExtra {
 
 pub(super) fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
-}
-
-/// A node's short name (`worker2`) from its container name (`<cluster>-worker2`).
-fn short_name<'n>(cluster: &str, node: &'n str) -> &'n str {
-    node.strip_prefix(cluster)
-        .and_then(|s| s.strip_prefix('-'))
-        .unwrap_or(node)
 }
 
 pub(super) struct Run<'a, B: Backend> {
@@ -129,6 +117,16 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         cleanup.push(report);
     }
     let mut status = overall(&steps);
+    // Steps the stop skipped prove nothing: a variant cut short before them did not pass.
+    if status.is_passed()
+        && steps
+            .iter()
+            .any(|s| matches!(&s.status, Status::Skipped { reason } if reason == INTERRUPTED))
+    {
+        status = Status::Skipped {
+            reason: "the run was interrupted before all its steps ran".into(),
+        };
+    }
     if status.is_passed() {
         // A cleanup that broke breaks the run (something may be left behind); it cannot turn
         // a verdict on behaviour around.
@@ -187,7 +185,7 @@ impl<'a, B: Backend> Run<'a, B> {
             let mut skip: Option<String> = None;
             for step in steps {
                 if !all && !self.finishing && self.cx.stop.requested() {
-                    skip = Some("the run was interrupted".to_string());
+                    skip = Some(INTERRUPTED.to_string());
                 }
                 if let Some(reason) = &skip {
                     out.push(StepReport {
@@ -255,48 +253,6 @@ impl<'a, B: Backend> Run<'a, B> {
             rounds: extra.rounds,
             evidence: extra.evidence,
         }
-    }
-
-    pub(super) fn node(&self, t: &Template) -> Result<Node, Status> {
-        let name = self.resolve(t)?;
-        self.state
-            .nodes
-            .get(short_name(&self.cx.cluster, &name))
-            .cloned()
-            .ok_or_else(|| Status::broken(format!("the cluster has no node {name:?}")))
-    }
-
-    fn manifest(&self, source: &ManifestSource) -> Result<Manifest, Status> {
-        let (file, text) = match source {
-            ManifestSource::File(t) => {
-                let name = self.resolve(t)?;
-                let path = crate::scenario::paths::scenario_file(&self.cx.scenario.dir, &name)
-                    .map_err(Status::broken)?;
-                let text =
-                    crate::input::read_text(&path).map_err(|e| Status::broken(e.to_string()))?;
-                (path, text)
-            }
-            ManifestSource::Inline(t) => ("(inline)".into(), t.0.clone()),
-        };
-        substitute(&text, |n| self.lookup(n))
-            .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
-        // A run-time value (a step's output) must not change the manifest's structure either.
-        let text = crate::scenario::expand::fill_keeping_structure(&text, |n| self.lookup(n))
-            .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
-        Manifest::from_text(&file, &text).map_err(|e| Status::broken(e.to_string()))
-    }
-
-    pub(super) fn object(&self, r: &ObjectRef) -> Result<DynamicObject, Status> {
-        let namespace = match &r.namespace {
-            Some(n) => Some(self.resolve(n)?),
-            None => None,
-        };
-        Ok(object_ref(
-            &self.resolve(&r.api_version)?,
-            &self.resolve(&r.kind)?,
-            &self.resolve(&r.name)?,
-            namespace,
-        ))
     }
 
     fn record(&mut self, step: &Step, written: &Written, code: i64) {

@@ -1,11 +1,16 @@
 //! What a step's templates resolve to while a variant runs: the cluster, namespace, probe
 //! image, nodes and their published ports as last read, earlier steps' outputs, and user
-//! variables (which may refer to one another).
+//! variables (which may refer to one another); and the nodes, manifests and objects steps
+//! name, resolved.
 
 use super::backend::Backend;
 use super::engine::Run;
 use super::outcome::Status;
-use crate::scenario::model::Template;
+use kube::api::DynamicObject;
+
+use crate::cluster::provider::{Node, short_name};
+use crate::kube_ops::manifest::{Manifest, object_ref};
+use crate::scenario::model::{ManifestSource, ObjectRef, Template};
 use crate::scenario::vars::substitute;
 
 impl<B: Backend> Run<'_, B> {
@@ -61,5 +66,47 @@ impl<B: Backend> Run<'_, B> {
     pub(super) fn resolve(&self, t: &Template) -> Result<String, Status> {
         substitute(&t.0, |n| self.lookup(n))
             .map_err(|m| Status::broken(format!("failed to resolve {:?}: {m}", t.0)))
+    }
+
+    pub(super) fn node(&self, t: &Template) -> Result<Node, Status> {
+        let name = self.resolve(t)?;
+        self.state
+            .nodes
+            .get(short_name(&self.cx.cluster, &name))
+            .cloned()
+            .ok_or_else(|| Status::broken(format!("the cluster has no node {name:?}")))
+    }
+
+    pub(super) fn manifest(&self, source: &ManifestSource) -> Result<Manifest, Status> {
+        let (file, text) = match source {
+            ManifestSource::File(t) => {
+                let name = self.resolve(t)?;
+                let path = crate::scenario::paths::scenario_file(&self.cx.scenario.dir, &name)
+                    .map_err(Status::broken)?;
+                let text =
+                    crate::input::read_text(&path).map_err(|e| Status::broken(e.to_string()))?;
+                (path, text)
+            }
+            ManifestSource::Inline(t) => ("(inline)".into(), t.0.clone()),
+        };
+        substitute(&text, |n| self.lookup(n))
+            .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
+        // A run-time value (a step's output) must not change the manifest's structure either.
+        let text = crate::scenario::expand::fill_keeping_structure(&text, |n| self.lookup(n))
+            .map_err(|m| Status::broken(format!("{}: {m}", file.display())))?;
+        Manifest::from_text(&file, &text).map_err(|e| Status::broken(e.to_string()))
+    }
+
+    pub(super) fn object(&self, r: &ObjectRef) -> Result<DynamicObject, Status> {
+        let namespace = match &r.namespace {
+            Some(n) => Some(self.resolve(n)?),
+            None => None,
+        };
+        Ok(object_ref(
+            &self.resolve(&r.api_version)?,
+            &self.resolve(&r.kind)?,
+            &self.resolve(&r.name)?,
+            namespace,
+        ))
     }
 }

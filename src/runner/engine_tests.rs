@@ -365,6 +365,27 @@ cleanup:
 }
 
 #[tokio::test]
+async fn a_variant_the_stop_cut_short_before_its_steps_ran_is_skipped_not_passed() {
+    let (_t, s) = scenario(
+        "steps:
+  - exec: {node: worker, command: [first]}
+cleanup:
+  - exec: {node: control-plane, command: [cleanup]}
+",
+    );
+    let fake = Fake::default();
+    let (handle, stop) = crate::runner::stop::Stop::new();
+    handle.request();
+    let r = run_stoppable(&fake, &s, stop).await;
+    assert_eq!(fake.calls(), ["exec kp-s-1-control-plane cleanup"]);
+    assert!(
+        matches!(&r.status, Status::Skipped { reason } if reason.contains("interrupted")),
+        "{:?}",
+        r.status
+    );
+}
+
+#[tokio::test]
 async fn a_delete_step_deletes_a_manifests_objects_or_one_object() {
     let (_t, s) = scenario(
         "steps:

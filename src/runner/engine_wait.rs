@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::backend::Backend;
 use super::engine::Run;
+use super::eventually::until;
 use super::fresh::{self, Disruption};
 use super::outcome::Status;
+use crate::assert::Verdict;
 use crate::kube_ops::manifest::object_ref;
 use crate::kube_ops::wait as cond;
 use crate::scenario::model::*;
@@ -28,26 +29,29 @@ impl<B: Backend> Run<'_, B> {
     /// its node) is another "not yet"; if the last look failed so at the deadline, the wait
     /// is broken, not failed.
     pub(super) async fn wait(&mut self, w: &WaitFor, timeout: Duration) -> Result<Status, Status> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let last = match self.wait_once(w).await {
+        let mut evidence = Vec::new();
+        let every = self.cx.poll;
+        let last: Result<Verdict, Status> = until!(
+            every,
+            timeout,
+            match self.wait_once(w).await {
                 Ok(look) if look.holds => {
-                    if !look.evidence.is_empty() {
-                        self.extra.evidence = Some(look.evidence.join("; "));
-                    }
-                    return Ok(Status::Passed);
+                    evidence = look.evidence;
+                    Ok(Ok(()))
                 }
-                Ok(look) => Ok(look.seen),
+                Ok(look) => Ok(Err((String::new(), look.seen))),
                 Err(broken) => Err(broken),
-            };
-            if Instant::now() >= deadline {
-                return match last {
-                    Ok(seen) => Ok(Status::failed(format!("not so within {timeout:?}"), seen)),
-                    Err(broken) => Err(broken),
-                };
             }
-            tokio::time::sleep(self.cx.poll).await;
-        }
+        );
+        Ok(match last? {
+            Ok(()) => {
+                if !evidence.is_empty() {
+                    self.extra.evidence = Some(evidence.join("; "));
+                }
+                Status::Passed
+            }
+            Err((_, seen)) => Status::failed(format!("not so within {timeout:?}"), seen),
+        })
     }
 
     /// The ready endpoints (address, node) of Service `service` in the variant's namespace.

@@ -185,9 +185,14 @@ pub(super) async fn run_one<P: ClusterProvider>(
     }
     sh.events.emit(&Event::VariantQueued { id: &id });
     let (slot, waited) = tokio::select! {
-        admitted = sh.scheduler.admit(&id, &held.claims) => admitted,
+        biased;
         () = sh.stop.wait() => return interrupted(),
+        admitted = sh.scheduler.admit(&id, &held.claims) => admitted,
     };
+    // Admitted as the stop came (the slot freed by a variant the stop ended): not started.
+    if sh.stop.requested() {
+        return interrupted();
+    }
     if sh.verbose {
         for w in &waited {
             sh.events.emit(&Event::Notice(format!("{id} {w}")));

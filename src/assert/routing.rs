@@ -1,29 +1,15 @@
-//! Pure judgements of probe results: routing checks on a connect tally, DNS checks on a dns
-//! summary, and which of them say something must *not* happen (those must hold over a settle
-//! window before they pass: see `RoutingCheck::forbids`). No I/O: the engine observes, this
-//! decides.
+//! Routing assertions: which backends answered a connect probe's target. The observation is
+//! the probe's tally for that target; `evaluate` is pure; a routing assertion on a probe that
+//! can run again is re-observed round by round until it settles (see `runner::eventually`).
 
-use std::time::SystemTime;
-
-use super::outcome::Status;
-use super::results::{ConnectSummary, DnsSummary};
-use crate::scenario::model::*;
-
-/// A dns summary in words.
-pub(crate) fn dns_observed(s: &DnsSummary) -> String {
-    format!(
-        "{}: resolved {}, first success {}, codes before success {:?}, {} attempts",
-        s.name,
-        s.resolved,
-        s.first_success.as_deref().unwrap_or("never"),
-        s.codes_before_success,
-        s.attempts
-    )
-}
+use super::Verdict;
+use crate::probe::ConnectSummary;
+use crate::runner::outcome::Status;
+use crate::scenario::model::{RoutingCheck, Template};
 
 /// A connect tally in words, every attempt accounted for: `28 of 30 answered: pod-a 28; 2
 /// refused`, `0 of 10 answered: 10 closed without an answer`.
-pub(crate) fn connect_observed(s: &ConnectSummary) -> String {
+pub fn connect_observed(s: &ConnectSummary) -> String {
     let mut out = format!("{} of {} answered", s.answered, s.attempts);
     let backends = s
         .backends
@@ -61,14 +47,12 @@ pub(crate) fn connect_observed(s: &ConnectSummary) -> String {
     out
 }
 
-type Check = Result<(), (String, String)>;
-
 /// Routing checks on one target's tally.
-pub(crate) fn routing(
+pub fn evaluate(
     s: &ConnectSummary,
     checks: &[RoutingCheck],
     resolve: impl Fn(&Template) -> Result<String, Status>,
-) -> Result<Check, Status> {
+) -> Result<Verdict, Status> {
     let seen: Vec<&str> = s.backends.keys().map(String::as_str).collect();
     let observed = connect_observed(s);
     let names =
@@ -121,65 +105,6 @@ pub(crate) fn routing(
         Ok(())
     } else {
         Err((format!("{}: {}", s.target, failures.join("; ")), observed))
-    })
-}
-
-fn parse_time(t: &str) -> Result<SystemTime, Status> {
-    super::fresh::parse_time(t).map_err(|e| Status::broken(format!("not a timestamp: {t:?}: {e}")))
-}
-
-/// DNS checks on a dns probe's summary.
-pub(crate) fn dns(
-    s: &DnsSummary,
-    checks: &[DnsCheck],
-    resolve: impl Fn(&Template) -> Result<String, Status>,
-) -> Result<Check, Status> {
-    let observed = dns_observed(s);
-    let since = |t: &Option<Template>| -> Result<SystemTime, Status> {
-        match t {
-            Some(t) => parse_time(&resolve(t)?),
-            None => parse_time(&s.started),
-        }
-    };
-    let first = s.first_success.as_deref().map(parse_time).transpose()?;
-    let mut failures = Vec::new();
-    for c in checks {
-        match c {
-            DnsCheck::Resolved(r) => {
-                if s.resolved != *r {
-                    failures.push(if *r {
-                        "resolves".to_string()
-                    } else {
-                        "never resolves".to_string()
-                    });
-                }
-            }
-            DnsCheck::Within { bound, since: t } => {
-                let from = since(t)?;
-                match first {
-                    Some(f) if f.duration_since(from).unwrap_or_default() <= *bound => {}
-                    _ => failures.push(format!("resolves within {bound:?}")),
-                }
-            }
-            DnsCheck::NotBefore { bound, since: t } => {
-                let from = since(t)?;
-                if let Some(f) = first
-                    && f.duration_since(from).unwrap_or_default() < *bound
-                {
-                    failures.push(format!("does not resolve before {bound:?}"));
-                }
-            }
-            DnsCheck::SeenBeforeSuccess(code) => {
-                if !s.codes_before_success.contains_key(code) {
-                    failures.push(format!("{code} before the first success"));
-                }
-            }
-        }
-    }
-    Ok(if failures.is_empty() {
-        Ok(())
-    } else {
-        Err((format!("{}: {}", s.name, failures.join("; ")), observed))
     })
 }
 
