@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod commands;
 pub mod docker;
 pub mod exit;
+pub mod field_path;
 pub mod fnv;
 pub mod input;
 pub mod kind_cli;

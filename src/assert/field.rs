@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Verdict;
-use crate::kube_ops::path::FieldPath;
+use crate::field_path::FieldPath;
 use crate::runner::outcome::Status;
 use crate::scenario::model::{FieldCheck, Template};
 

@@ -7,7 +7,6 @@ pub mod client;
 pub mod conflict;
 pub mod error;
 pub mod manifest;
-pub mod path;
 pub mod pods;
 pub mod teardown;
 pub mod wait;

@@ -9,9 +9,10 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use crate::cluster::provider::Node;
-use crate::kube_ops::apply::{ApplyMode, PatchType, Written};
+use crate::kube_ops::apply::Written;
 use crate::kube_ops::manifest::Manifest;
 use crate::kube_ops::pods::EventSummary;
+use crate::scenario::model::{ApplyMode, PatchType};
 
 /// Where a probe runs, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

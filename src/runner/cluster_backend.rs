@@ -19,10 +19,11 @@ use crate::kind_cli::{installed_version, kind_bin};
 use crate::kind_config::check::ConfigCheck;
 use crate::kind_config::load::load_file;
 use crate::kind_config::version::KindVersion;
-use crate::kube_ops::apply::{self, ApplyMode, PatchType, Written};
+use crate::kube_ops::apply::{self, Written};
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::manifest::Manifest;
 use crate::kube_ops::pods::{self, EventSummary};
+use crate::scenario::model::{ApplyMode, PatchType};
 
 pub struct ClusterBackend<'e, E: Engine> {
     pub engine: &'e E,
@@ -62,13 +63,34 @@ impl<E: Engine> ClusterBackend<'_, E> {
     }
 }
 
+/// The scenario's apply mode as the Kubernetes adapter's.
+fn kube_mode(m: ApplyMode) -> apply::ApplyMode {
+    match m {
+        ApplyMode::ClientSide => apply::ApplyMode::ClientSide,
+        ApplyMode::ServerSide { force } => apply::ApplyMode::ServerSide { force },
+        ApplyMode::Replace => apply::ApplyMode::Replace,
+        ApplyMode::Create => apply::ApplyMode::Create,
+    }
+}
+
+/// The scenario's patch type as the Kubernetes adapter's.
+fn kube_patch(t: PatchType) -> apply::PatchType {
+    match t {
+        PatchType::Json => apply::PatchType::Json,
+        PatchType::Merge => apply::PatchType::Merge,
+        PatchType::Strategic => apply::PatchType::Strategic,
+    }
+}
+
 fn s(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 impl<E: Engine> Backend for ClusterBackend<'_, E> {
     async fn apply(&self, m: &Manifest, mode: ApplyMode, ns: &str) -> Result<Written, String> {
-        apply::apply(self.kube()?, m, mode, ns).await.map_err(s)
+        apply::apply(self.kube()?, m, kube_mode(mode), ns)
+            .await
+            .map_err(s)
     }
 
     async fn patch(
@@ -78,7 +100,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         body: &Value,
         ns: &str,
     ) -> Result<Written, String> {
-        apply::patch(self.kube()?, target, patch_type, body, ns)
+        apply::patch(self.kube()?, target, kube_patch(patch_type), body, ns)
             .await
             .map_err(s)
     }

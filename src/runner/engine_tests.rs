@@ -16,11 +16,12 @@ use super::outcome::{Status, VariantReport};
 use crate::cluster::provider::Node;
 use crate::kind_config::model::Protocol;
 use crate::kind_config::version::KindVersion;
-use crate::kube_ops::apply::{ApplyMode, PatchType, Written};
+use crate::kube_ops::apply::Written;
 use crate::kube_ops::manifest::Manifest;
 use crate::kube_ops::pods::EventSummary;
 use crate::ports::inspect::Published;
 use crate::scenario::model::Scenario;
+use crate::scenario::model::{ApplyMode, PatchType};
 
 #[derive(Default)]
 pub(super) struct Fake {

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::backend::{Backend, ProbeSite, Ran};
 use crate::cluster::provider::Node;
-use crate::kube_ops::apply::{ApplyMode, PatchType, Written};
+use crate::kube_ops::apply::Written;
 use crate::kube_ops::manifest::Manifest;
 use crate::kube_ops::pods::EventSummary;
+use crate::scenario::model::{ApplyMode, PatchType};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NullBackend;

@@ -7,11 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::model::*;
-use super::raw;
+use super::raw::{self, ApplyModeName, PatchTypeName, Proto};
 use super::vars::{Known, references, substitute};
+use crate::field_path::FieldPath;
 use crate::kind_config::model::S;
-use crate::kube_ops::apply::{ApplyMode, PatchType};
-use crate::kube_ops::path::FieldPath;
 use crate::yaml::{LocatedError, Position};
 
 mod action;
@@ -154,6 +153,31 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// Whether exactly one of `options` (name, present) is given, as `what` needs; if not, a
+    /// located error naming them all and those given.
+    fn exactly_one(
+        &mut self,
+        at: Position,
+        field: &str,
+        what: &str,
+        options: &[(&str, bool)],
+    ) -> bool {
+        let given: Vec<&str> = options.iter().filter(|o| o.1).map(|o| o.0).collect();
+        if given.len() == 1 {
+            return true;
+        }
+        let all = options.iter().map(|o| o.0).collect::<Vec<_>>().join(", ");
+        let message = match given.as_slice() {
+            [] => format!("{what} needs exactly one of {all}; it has none"),
+            _ => format!(
+                "{what} takes exactly one of {all}; this one has {}",
+                given.join(" and ")
+            ),
+        };
+        self.err(at, field, message);
+        false
+    }
+
     /// A count within `range`, `default` when absent.
     fn bounded(
         &mut self,
@@ -290,7 +314,7 @@ impl<'a> Converter<'a> {
     ) -> Option<Step> {
         let at = pos(self.file, s);
         let r = &s.value;
-        let present: Vec<&str> = [
+        let actions = [
             ("apply", r.apply.is_some()),
             ("patch", r.patch.is_some()),
             ("delete", r.delete.is_some()),
@@ -302,23 +326,8 @@ impl<'a> Converter<'a> {
             ("probe", r.probe.is_some()),
             ("assert", r.assert.is_some()),
             ("kind-create", r.kind_create.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, p)| p.then_some(k))
-        .collect();
-        if present.len() != 1 {
-            self.err(
-                at,
-                field,
-                if present.is_empty() {
-                    "a step needs exactly one action (apply, patch, delete, wait, sleep, exec, restart-node, pause-node, probe, assert, kind-create); it has none".to_string()
-                } else {
-                    format!(
-                        "a step holds exactly one action; this one has {}",
-                        present.join(" and ")
-                    )
-                },
-            );
+        ];
+        if !self.exactly_one(at.clone(), field, "a step", &actions) {
             return None;
         }
         let t = self.timeouts;
@@ -366,6 +375,15 @@ pub fn mode_name(mode: ApplyMode) -> &'static str {
         ApplyMode::ServerSide { force: true } => "server-side, forced",
         ApplyMode::Replace => "replace",
         ApplyMode::Create => "create",
+    }
+}
+
+/// A patch type as written.
+pub fn patch_name(t: PatchType) -> &'static str {
+    match t {
+        PatchType::Json => "json",
+        PatchType::Merge => "merge",
+        PatchType::Strategic => "strategic",
     }
 }
 

@@ -8,4 +8,5 @@ pub mod load;
 pub mod model;
 pub mod paths;
 pub mod raw;
+pub mod raw_checks;
 pub mod vars;

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::field_path::FieldPath;
 use crate::kind_config::model::Cluster as KindCluster;
-use crate::kube_ops::apply::{ApplyMode, PatchType};
-use crate::kube_ops::path::FieldPath;
 use crate::yaml::Position;
 
 /// A string that may hold `${…}` references, resolved just before its step runs.
@@ -133,6 +132,25 @@ pub enum From {
     Node(Template),
     /// A pod (by name, in the scenario's namespace).
     Pod(Template),
+}
+
+/// How an apply step writes (the Kubernetes adapter has its own; the backend maps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApplyMode {
+    ClientSide,
+    ServerSide { force: bool },
+    Replace,
+    Create,
+}
+
+/// The type of a patch step's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchType {
+    Json,
+    Merge,
+    Strategic,
 }
 
 #[derive(Debug, Clone)]

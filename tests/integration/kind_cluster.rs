@@ -9,10 +9,10 @@ use std::time::Duration;
 use kindproof::cluster::nodes::kind_nodes;
 use kindproof::docker::api::Engine;
 use kindproof::docker::bollard_engine::BollardEngine;
+use kindproof::field_path::FieldPath;
 use kindproof::kube_ops::apply::{ApplyMode, apply};
 use kindproof::kube_ops::client::Kube;
 use kindproof::kube_ops::manifest::Manifest;
-use kindproof::kube_ops::path::FieldPath;
 use kindproof::kube_ops::pods;
 use kindproof::labels::new_run_id;
 

@@ -91,6 +91,9 @@ corpus! {
     scenario_invalid_null_name => "invalid-null-name";
     scenario_invalid_variable_cycle => "invalid-variable-cycle";
     scenario_invalid_variable_injection => "invalid-variable-injection";
+    scenario_invalid_patch_type => "invalid-patch-type";
+    scenario_invalid_proto => "invalid-proto";
+    scenario_invalid_wait_none => "invalid-wait-none";
 }
 
 #[test]

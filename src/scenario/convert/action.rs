@@ -16,20 +16,11 @@ impl Converter<'_> {
         if let Some(a) = &r.apply {
             let f = format!("{field}.apply");
             let source = self.source(&a.file, &a.manifest, at.clone(), &f, known, user)?;
-            let mode = match a.mode.as_ref().map(|m| m.value.as_str()) {
-                None | Some("client-side") => ApplyMode::ClientSide,
-                Some("server-side") => ApplyMode::ServerSide { force: a.force },
-                Some("replace") => ApplyMode::Replace,
-                Some("create") => ApplyMode::Create,
-                Some(other) => {
-                    let m = a.mode.as_ref().expect("some");
-                    self.err(
-                        pos(self.file, m),
-                        &format!("{f}.mode"),
-                        format!("unknown apply mode {other:?} (client-side, server-side, replace, create)"),
-                    );
-                    return None;
-                }
+            let mode = match a.mode.unwrap_or(ApplyModeName::ClientSide) {
+                ApplyModeName::ClientSide => ApplyMode::ClientSide,
+                ApplyModeName::ServerSide => ApplyMode::ServerSide { force: a.force },
+                ApplyModeName::Replace => ApplyMode::Replace,
+                ApplyModeName::Create => ApplyMode::Create,
             };
             let what = match &source {
                 ManifestSource::File(t) => t.0.clone(),
@@ -48,21 +39,13 @@ impl Converter<'_> {
         }
         if let Some(p) = &r.patch {
             let f = format!("{field}.patch");
-            let patch_type = match p.patch_type.value.as_str() {
-                "json" => PatchType::Json,
-                "merge" => PatchType::Merge,
-                "strategic" => PatchType::Strategic,
-                other => {
-                    self.err(
-                        pos(self.file, &p.patch_type),
-                        &format!("{f}.type"),
-                        format!("unknown patch type {other:?} (json, merge, strategic)"),
-                    );
-                    return None;
-                }
+            let patch_type = match p.patch_type {
+                PatchTypeName::Json => PatchType::Json,
+                PatchTypeName::Merge => PatchType::Merge,
+                PatchTypeName::Strategic => PatchType::Strategic,
             };
             let target = self.object_ref(&p.target, &format!("{f}.target"), known);
-            let label = format!("patch {} ({})", target.name.0, p.patch_type.value);
+            let label = format!("patch {} ({})", target.name.0, patch_name(patch_type));
             return Some((
                 Action::Patch {
                     target,
@@ -84,11 +67,8 @@ impl Converter<'_> {
                     DeleteWhat::Object(self.object_ref(target, &format!("{f}.target"), known))
                 }
                 _ => {
-                    self.err(
-                        at.clone(),
-                        &f,
-                        "exactly one of `file` or `target` is required",
-                    );
+                    let options = [("file", d.file.is_some()), ("target", d.target.is_some())];
+                    self.exactly_one(at.clone(), &f, "a delete", &options);
                     return None;
                 }
             };
@@ -122,12 +102,13 @@ impl Converter<'_> {
             if w.nodes.as_ref().is_some_and(|n| n.ready) {
                 forms.push(WaitFor::NodesReady);
             }
-            if forms.len() != 1 {
-                self.err(
-                    at.clone(),
-                    &f,
-                    "a wait needs exactly one of pods, deployment, endpoints, nodes",
-                );
+            let options = [
+                ("pods", w.pods.is_some()),
+                ("deployment", w.deployment.is_some()),
+                ("endpoints", w.endpoints.is_some()),
+                ("nodes {ready: true}", w.nodes.as_ref().is_some_and(|n| n.ready)),
+            ];
+            if !self.exactly_one(at.clone(), &f, "a wait", &options) {
                 return None;
             }
             return Some((Action::Wait(forms.remove(0)), t.wait, "wait".into()));
@@ -152,7 +133,8 @@ impl Converter<'_> {
                         .map(|c| self.tpl(c, &format!("{f}.container"), known)),
                 },
                 _ => {
-                    self.err(at.clone(), &f, "exactly one of `node` or `pod` is required");
+                    let options = [("node", e.node.is_some()), ("pod", e.pod.is_some())];
+                    self.exactly_one(at.clone(), &f, "an exec", &options);
                     return None;
                 }
             };

@@ -22,23 +22,15 @@ impl Converter<'_> {
         field: &str,
         known: &Known,
     ) -> Option<(Action, String)> {
-        let count = [
-            a.field.is_some(),
-            a.pod.is_some(),
-            a.routing.is_some(),
-            a.dns.is_some(),
-            a.result.is_some(),
-            a.endpoints.is_some(),
-        ]
-        .iter()
-        .filter(|p| **p)
-        .count();
-        if count != 1 {
-            self.err(
-                at.clone(),
-                field,
-                "an assert needs exactly one of field, pod, routing, dns, result, endpoints",
-            );
+        let kinds = [
+            ("field", a.field.is_some()),
+            ("pod", a.pod.is_some()),
+            ("routing", a.routing.is_some()),
+            ("dns", a.dns.is_some()),
+            ("result", a.result.is_some()),
+            ("endpoints", a.endpoints.is_some()),
+        ];
+        if !self.exactly_one(at.clone(), field, "an assert", &kinds) {
             return None;
         }
         if let Some(f) = &a.field {
@@ -75,12 +67,15 @@ impl Converter<'_> {
             if let Some(n) = f.count {
                 checks.push(FieldCheck::Count(n));
             }
-            if checks.len() != 1 {
-                self.err(
-                    at.clone(),
-                    &fld,
-                    "a field assert needs exactly one of equals, contains, matches, count",
-                );
+            let options = [
+                ("equals", f.equals.is_some()),
+                ("contains", f.contains.is_some()),
+                ("matches", f.matches.is_some()),
+                ("count", f.count.is_some()),
+            ];
+            // A check that did not convert (a bad regex) has said why already.
+            if !self.exactly_one(at.clone(), &fld, "a field assert", &options) || checks.len() != 1
+            {
                 return None;
             }
             let label = format!("assert {} {}", target.name.0, f.path.value);

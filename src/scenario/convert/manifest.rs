@@ -122,7 +122,8 @@ impl Converter<'_> {
                 Some(ManifestSource::Inline(t))
             }
             _ => {
-                self.err(at, field, "exactly one of `file` or `manifest` is required");
+                let options = [("file", file.is_some()), ("manifest", inline.is_some())];
+                self.exactly_one(at, field, "a manifest source", &options);
                 None
             }
         }

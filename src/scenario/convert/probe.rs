@@ -27,18 +27,9 @@ impl Converter<'_> {
                     .enumerate()
                     .map(|(i, t)| self.tpl(t, &format!("{f}.targets[{i}]"), known))
                     .collect();
-                let http = match c.proto.as_ref().map(|p| p.value.as_str()) {
-                    None | Some("tcp") => false,
-                    Some("http") => true,
-                    Some(other) => {
-                        let p = c.proto.as_ref().expect("some");
-                        self.err(
-                            pos(self.file, p),
-                            &format!("{f}.proto"),
-                            format!("unknown proto {other:?} (tcp, http)"),
-                        );
-                        false
-                    }
+                let http = match c.proto.unwrap_or(Proto::Tcp) {
+                    Proto::Tcp => false,
+                    Proto::Http => true,
                 };
                 let per_connection = match &c.per_connection_timeout {
                     Some(d) => self.dur(d, &format!("{f}.perConnectionTimeout"))?,
@@ -107,11 +98,12 @@ impl Converter<'_> {
                 Some((Action::Probe(ProbeSpec::Bind { from, address }), label))
             }
             _ => {
-                self.err(
-                    at.clone(),
-                    field,
-                    "a probe needs exactly one of connect, dns, bind",
-                );
+                let modes = [
+                    ("connect", p.connect.is_some()),
+                    ("dns", p.dns.is_some()),
+                    ("bind", p.bind.is_some()),
+                ];
+                self.exactly_one(at.clone(), field, "a probe", &modes);
                 None
             }
         }
