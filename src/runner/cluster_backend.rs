@@ -11,7 +11,7 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::backend::{Backend, ProbeSite, Ran};
+use super::backend::{Backend, BackendError, ProbeSite, Ran};
 use super::cleanup::Live;
 use crate::cluster::provider::{Node, reread};
 use crate::docker::api::{ContainerSpec, Engine};
@@ -21,6 +21,7 @@ use crate::kind_config::load::load_file;
 use crate::kind_config::version::KindVersion;
 use crate::kube_ops::apply::{self, Written};
 use crate::kube_ops::client::Kube;
+use crate::kube_ops::error::KubeError;
 use crate::kube_ops::manifest::Manifest;
 use crate::kube_ops::pods::{self, EventSummary};
 use crate::scenario::model::{ApplyMode, PatchType};
@@ -43,23 +44,23 @@ pub struct ClusterBackend<'e, E: Engine> {
 }
 
 impl<E: Engine> ClusterBackend<'_, E> {
-    fn kube(&self) -> Result<&Kube, String> {
-        self.kube
-            .as_ref()
-            .ok_or_else(|| "this run has no connection to an API server".to_string())
-    }
-
-    fn container(node: &Node) -> Result<&str, String> {
-        node.container.as_deref().ok_or_else(|| {
-            format!(
-                "node {} has no container: node actions need kind",
-                node.name
-            )
+    fn kube(&self) -> Result<&Kube, BackendError> {
+        self.kube.as_ref().ok_or_else(|| {
+            BackendError::Unsupported("this run has no connection to an API server".into())
         })
     }
 
-    async fn node_again(&self, node: &Node) -> Result<Node, String> {
-        reread(self.engine, node, &self.network).await.map_err(s)
+    fn container(node: &Node) -> Result<&str, BackendError> {
+        node.container.as_deref().ok_or_else(|| {
+            BackendError::Unsupported(format!(
+                "node {} has no container: node actions need kind",
+                node.name
+            ))
+        })
+    }
+
+    async fn node_again(&self, node: &Node) -> Result<Node, BackendError> {
+        Ok(reread(self.engine, node, &self.network).await?)
     }
 }
 
@@ -82,12 +83,25 @@ fn kube_patch(t: PatchType) -> apply::PatchType {
     }
 }
 
-fn s(e: impl std::fmt::Display) -> String {
-    e.to_string()
+fn s<E: Into<BackendError>>(e: E) -> BackendError {
+    e.into()
+}
+
+/// A probe that ran past its deadline.
+fn timeout(after: Duration) -> BackendError {
+    BackendError::Timeout {
+        what: "the probe".into(),
+        after,
+    }
 }
 
 impl<E: Engine> Backend for ClusterBackend<'_, E> {
-    async fn apply(&self, m: &Manifest, mode: ApplyMode, ns: &str) -> Result<Written, String> {
+    async fn apply(
+        &self,
+        m: &Manifest,
+        mode: ApplyMode,
+        ns: &str,
+    ) -> Result<Written, BackendError> {
         apply::apply(self.kube()?, m, kube_mode(mode), ns)
             .await
             .map_err(s)
@@ -99,27 +113,32 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         patch_type: PatchType,
         body: &Value,
         ns: &str,
-    ) -> Result<Written, String> {
+    ) -> Result<Written, BackendError> {
         apply::patch(self.kube()?, target, kube_patch(patch_type), body, ns)
             .await
             .map_err(s)
     }
 
-    async fn delete(&self, m: &Manifest, ns: &str, wait: Duration) -> Result<Written, String> {
+    async fn delete(
+        &self,
+        m: &Manifest,
+        ns: &str,
+        wait: Duration,
+    ) -> Result<Written, BackendError> {
         apply::delete(self.kube()?, m, ns, wait, Duration::from_millis(500))
             .await
             .map_err(s)
     }
 
-    async fn get(&self, target: &DynamicObject, ns: &str) -> Result<Option<Value>, String> {
+    async fn get(&self, target: &DynamicObject, ns: &str) -> Result<Option<Value>, BackendError> {
         apply::get(self.kube()?, target, ns).await.map_err(s)
     }
 
-    async fn pods(&self, ns: &str, selector: &str) -> Result<Vec<Value>, String> {
+    async fn pods(&self, ns: &str, selector: &str) -> Result<Vec<Value>, BackendError> {
         pods::pods(self.kube()?, ns, selector).await.map_err(s)
     }
 
-    async fn endpoint_slices(&self, ns: &str, service: &str) -> Result<Vec<Value>, String> {
+    async fn endpoint_slices(&self, ns: &str, service: &str) -> Result<Vec<Value>, BackendError> {
         pods::endpoint_slices(self.kube()?, ns, service)
             .await
             .map_err(s)
@@ -131,30 +150,36 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         pod: &str,
         container: Option<&str>,
         previous: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, BackendError> {
         pods::logs(self.kube()?, ns, pod, container, previous)
             .await
             .map_err(s)
     }
 
-    async fn events(&self, ns: &str) -> Result<Vec<EventSummary>, String> {
+    async fn events(&self, ns: &str) -> Result<Vec<EventSummary>, BackendError> {
         pods::events(self.kube()?, ns).await.map_err(s)
     }
 
-    async fn node_lease(&self, node: &str) -> Result<Option<Value>, String> {
+    async fn node_lease(&self, node: &str) -> Result<Option<Value>, BackendError> {
         use k8s_openapi::api::coordination::v1::Lease;
         let api: kube::Api<Lease> =
             kube::Api::namespaced(self.kube()?.client.clone(), "kube-node-lease");
-        let lease = api.get_opt(node).await.map_err(s)?;
+        let lease = api.get_opt(node).await.map_err(KubeError::from_kube(
+            "read the kubelet lease of",
+            node.to_string(),
+        ))?;
         lease
-            .map(|l| serde_json::to_value(l).map_err(s))
+            .map(|l| serde_json::to_value(l).map_err(|e| BackendError::Local(e.to_string())))
             .transpose()
     }
 
-    async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
+    async fn nodes_not_ready(&self) -> Result<Vec<String>, BackendError> {
         use k8s_openapi::api::core::v1::Node as ApiNode;
         let api: kube::Api<ApiNode> = kube::Api::all(self.kube()?.client.clone());
-        let list = api.list(&Default::default()).await.map_err(s)?;
+        let list = api
+            .list(&Default::default())
+            .await
+            .map_err(KubeError::from_kube("list", "the nodes".to_string()))?;
         Ok(list
             .items
             .into_iter()
@@ -168,7 +193,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
             .collect())
     }
 
-    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, String> {
+    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, BackendError> {
         let out = self
             .engine
             .exec(Self::container(node)?, command, None)
@@ -187,7 +212,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         pod: &str,
         container: Option<&str>,
         command: &[String],
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, BackendError> {
         let out = pods::exec(self.kube()?, ns, pod, container, command)
             .await
             .map_err(s)?;
@@ -198,7 +223,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         })
     }
 
-    async fn restart_node(&self, node: &Node) -> Result<Node, String> {
+    async fn restart_node(&self, node: &Node) -> Result<Node, BackendError> {
         // kind nodes ignore the stop signal (systemd): Docker kills after its 10 s, as FACTS.
         self.engine
             .restart_container(Self::container(node)?, 10)
@@ -207,7 +232,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         self.node_again(node).await
     }
 
-    async fn pause_node(&self, node: &Node, duration: Duration) -> Result<(), String> {
+    async fn pause_node(&self, node: &Node, duration: Duration) -> Result<(), BackendError> {
         let id = Self::container(node)?;
         self.engine.pause_container(id).await.map_err(s)?;
         tokio::time::sleep(duration).await;
@@ -220,7 +245,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         args: &[String],
         ns: &str,
         deadline: Duration,
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, BackendError> {
         match site {
             ProbeSite::Host => {
                 let run = tokio::process::Command::new(&self.probe_bin)
@@ -230,8 +255,13 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                     .output();
                 let out = tokio::time::timeout(deadline, run)
                     .await
-                    .map_err(|_| format!("the probe did not end within {deadline:?}"))?
-                    .map_err(|e| format!("failed to run {}: {e}", self.probe_bin.display()))?;
+                    .map_err(|_| timeout(deadline))?
+                    .map_err(|e| {
+                        BackendError::Local(format!(
+                            "failed to run {}: {e}",
+                            self.probe_bin.display()
+                        ))
+                    })?;
                 Ok(Ran {
                     exit_code: i64::from(out.status.code().unwrap_or(-1)),
                     stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -254,10 +284,10 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                     self.engine.start_container(&id).await.map_err(s)?;
                     let code = tokio::time::timeout(deadline, self.engine.wait_container(&id))
                         .await
-                        .map_err(|_| format!("the probe did not end within {deadline:?}"))?
+                        .map_err(|_| timeout(deadline))?
                         .map_err(s)?;
                     let (stdout, stderr) = self.engine.logs(&id).await.map_err(s)?;
-                    Ok::<Ran, String>(Ran {
+                    Ok::<Ran, BackendError>(Ran {
                         exit_code: code,
                         stdout,
                         stderr,
@@ -278,7 +308,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                     pods::exec(self.kube()?, ns, pod, None, &command),
                 )
                 .await
-                .map_err(|_| format!("the probe did not end within {deadline:?}"))?
+                .map_err(|_| timeout(deadline))?
                 .map_err(s)?;
                 Ok(Ran {
                     exit_code: i64::from(out.exit_code),
@@ -293,8 +323,8 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         &self,
         config_file: &std::path::Path,
         version: KindVersion,
-    ) -> Result<Ran, String> {
-        let loaded = load_file(config_file).map_err(s)?;
+    ) -> Result<Ran, BackendError> {
+        let loaded = load_file(config_file).map_err(|e| BackendError::Local(e.to_string()))?;
         let check = ConfigCheck::run(config_file, &loaded.cluster, version);
         let installed = installed_version().ok().flatten();
         let real = installed.is_some_and(|i| i.rules() == version.rules());
@@ -310,7 +340,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                     .kill_on_drop(true)
                     .output()
                     .await
-                    .map_err(|e| format!("failed to run kind: {e}"))?;
+                    .map_err(|e| BackendError::Local(format!("failed to run kind: {e}")))?;
                 Ran {
                     exit_code: i64::from(out.status.code().unwrap_or(-1)),
                     stdout: format!(

@@ -45,7 +45,7 @@ pub async fn collect<B: Backend>(
     if let Some(kube) = kube {
         match backend.events(ns).await {
             Ok(e) => write(&dir.join("events.json"), &json(&e)),
-            Err(e) => write(&dir.join("events.json.error"), &e),
+            Err(e) => write(&dir.join("events.json.error"), &e.to_string()),
         }
         match backend.pods(ns, "").await {
             Ok(pods) => {
@@ -64,7 +64,7 @@ pub async fn collect<B: Backend>(
                     }
                 }
             }
-            Err(e) => write(&dir.join("pods.json.error"), &e),
+            Err(e) => write(&dir.join("pods.json.error"), &e.to_string()),
         }
         let dynamic = |api_version: &str, kind: &str| {
             kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(

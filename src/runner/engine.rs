@@ -303,7 +303,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 expect_error,
             } => {
                 let m = self.manifest(source)?;
-                let w = b.apply(&m, *mode, &ns).await.map_err(Status::broken)?;
+                let w = b.apply(&m, *mode, &ns).await.map_err(Status::from)?;
                 self.written(step, w, *expect_error)
             }
             Action::Patch {
@@ -320,7 +320,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 let w = b
                     .patch(&obj, *patch_type, &body, &ns)
                     .await
-                    .map_err(Status::broken)?;
+                    .map_err(Status::from)?;
                 self.written(step, w, *expect_error)
             }
             Action::Delete(what) => {
@@ -338,7 +338,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 let w = b
                     .delete(&m, &ns, step.timeout)
                     .await
-                    .map_err(Status::broken)?;
+                    .map_err(Status::from)?;
                 self.written(step, w, false)
             }
             Action::Wait(w) => self.wait(w, step.timeout).await?,
@@ -374,7 +374,7 @@ impl<'a, B: Backend> Run<'a, B> {
                         b.exec_pod(&ns, &pod, container.as_deref(), &cmd).await
                     }
                 }
-                .map_err(Status::broken)?;
+                .map_err(Status::from)?;
                 self.ran(step, &ran);
                 if ran.exit_code == *exit_code {
                     Status::Passed
@@ -392,7 +392,7 @@ impl<'a, B: Backend> Run<'a, B> {
             Action::RestartNode(n) => {
                 let node = self.node(n)?;
                 let began = SystemTime::now();
-                let after = b.restart_node(&node).await.map_err(Status::broken)?;
+                let after = b.restart_node(&node).await.map_err(Status::from)?;
                 self.disrupted(&node, DisruptionKind::Restart, began);
                 let short = short_name(&self.cx.cluster, &after.name).to_string();
                 self.state.nodes.insert(short, after);
@@ -404,7 +404,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 let paused = b.pause_node(&node, *duration).await;
                 // Even a pause that failed to end cleanly may have frozen the node.
                 self.disrupted(&node, DisruptionKind::Pause, began);
-                paused.map_err(Status::broken)?;
+                paused.map_err(Status::from)?;
                 Status::Passed
             }
             Action::Probe(p) => self.probe(step, p).await?,
@@ -415,7 +415,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 let ran = b
                     .kind_create(config_file, *version)
                     .await
-                    .map_err(Status::broken)?;
+                    .map_err(Status::from)?;
                 self.ran(step, &ran);
                 // What kind said is the outcome; `assert.result` judges it.
                 Status::Passed

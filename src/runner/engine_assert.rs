@@ -55,7 +55,7 @@ impl<B: Backend> Run<'_, B> {
                         .unwrap_or_default(),
                     obj.metadata.name.clone().unwrap_or_default()
                 );
-                let live = self.backend.get(&obj, &ns).await.map_err(Status::broken)?;
+                let live = self.backend.get(&obj, &ns).await.map_err(Status::from)?;
                 assert::field::evaluate(&what, live.as_ref(), path, check, resolve)
             }
             Assertion::Pod {
@@ -67,7 +67,7 @@ impl<B: Backend> Run<'_, B> {
                 let container = container.as_ref().map(|c| self.resolve(c)).transpose()?;
                 let c = container.as_deref();
                 let mut seen = assert::pod::Observation {
-                    pods: self.backend.pods(&ns, &sel).await.map_err(Status::broken)?,
+                    pods: self.backend.pods(&ns, &sel).await.map_err(Status::from)?,
                     ..Default::default()
                 };
                 for previous in assert::pod::logs_read(checks) {
@@ -83,7 +83,7 @@ impl<B: Backend> Run<'_, B> {
                     }
                 }
                 if !seen.pods.is_empty() && assert::pod::events_read(checks) {
-                    seen.events = self.backend.events(&ns).await.map_err(Status::broken)?;
+                    seen.events = self.backend.events(&ns).await.map_err(Status::from)?;
                 }
                 assert::pod::evaluate(&sel, c, checks, &seen, resolve)
             }

@@ -21,7 +21,7 @@ impl<B: Backend> Run<'_, B> {
             .backend
             .probe(&run.site, &run.args, &self.cx.namespace, step.timeout)
             .await
-            .map_err(Status::broken)?;
+            .map_err(Status::from)?;
         self.state
             .outputs
             .entry(id.clone())
@@ -62,7 +62,7 @@ impl<B: Backend> Run<'_, B> {
                 run.timeout.min(budget),
             )
             .await
-            .map_err(Status::broken)?;
+            .map_err(Status::from)?;
         self.keep(id, run.kind, &ran)?;
         self.state.probes.insert(id.to_string(), run);
         Ok(())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
-use super::backend::{Backend, ProbeSite, Ran};
+use super::backend::{Backend, BackendError, ProbeSite, Ran};
 use super::engine::{Context, run_variant};
 use super::outcome::{Status, VariantReport};
 use crate::cluster::provider::Node;
@@ -50,7 +50,12 @@ impl Fake {
 }
 
 impl Backend for Fake {
-    async fn apply(&self, m: &Manifest, mode: ApplyMode, ns: &str) -> Result<Written, String> {
+    async fn apply(
+        &self,
+        m: &Manifest,
+        mode: ApplyMode,
+        ns: &str,
+    ) -> Result<Written, BackendError> {
         self.log(format!("apply {} {mode:?} {ns}", m.objects.len()));
         let code = *self.apply_exit.lock().unwrap();
         if code == 0 {
@@ -82,14 +87,14 @@ impl Backend for Fake {
         _: PatchType,
         _: &Value,
         _: &str,
-    ) -> Result<Written, String> {
+    ) -> Result<Written, BackendError> {
         Ok(Written::default())
     }
-    async fn delete(&self, m: &Manifest, _: &str, _: Duration) -> Result<Written, String> {
+    async fn delete(&self, m: &Manifest, _: &str, _: Duration) -> Result<Written, BackendError> {
         self.log(format!("delete {}", m.objects.len()));
         Ok(Written::default())
     }
-    async fn get(&self, t: &DynamicObject, _: &str) -> Result<Option<Value>, String> {
+    async fn get(&self, t: &DynamicObject, _: &str) -> Result<Option<Value>, BackendError> {
         let name = t.metadata.name.clone().unwrap();
         Ok(self
             .objects
@@ -100,13 +105,19 @@ impl Backend for Fake {
             .find(|o| o["metadata"]["name"] == name.as_str())
             .cloned())
     }
-    async fn pods(&self, _: &str, selector: &str) -> Result<Vec<Value>, String> {
+    async fn pods(&self, ns: &str, selector: &str) -> Result<Vec<Value>, BackendError> {
         self.log(format!("pods {selector}"));
         {
             let mut f = self.pods_fail.lock().unwrap();
             if *f > 0 {
                 *f -= 1;
-                return Err("connection refused (the API server is restarting)".into());
+                return Err(BackendError::Kube(
+                    crate::kube_ops::error::KubeError::Request {
+                        operation: "list pods in",
+                        target: ns.to_string(),
+                        detail: "connection refused (the API server is restarting)".into(),
+                    },
+                ));
             }
         }
         let mut q = self.pods.lock().unwrap();
@@ -116,16 +127,22 @@ impl Backend for Fake {
             q.front().cloned().unwrap_or_default()
         })
     }
-    async fn endpoint_slices(&self, _: &str, _: &str) -> Result<Vec<Value>, String> {
+    async fn endpoint_slices(&self, _: &str, _: &str) -> Result<Vec<Value>, BackendError> {
         Ok(vec![])
     }
-    async fn logs(&self, _: &str, _: &str, _: Option<&str>, _: bool) -> Result<String, String> {
+    async fn logs(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: bool,
+    ) -> Result<String, BackendError> {
         Ok(String::new())
     }
-    async fn events(&self, _: &str) -> Result<Vec<EventSummary>, String> {
+    async fn events(&self, _: &str) -> Result<Vec<EventSummary>, BackendError> {
         Ok(vec![])
     }
-    async fn node_lease(&self, node: &str) -> Result<Option<Value>, String> {
+    async fn node_lease(&self, node: &str) -> Result<Option<Value>, BackendError> {
         self.log(format!("lease {node}"));
         Ok(self
             .leases
@@ -134,12 +151,21 @@ impl Backend for Fake {
             .get(node)
             .map(|t| json!({"spec": {"renewTime": t}})))
     }
-    async fn nodes_not_ready(&self) -> Result<Vec<String>, String> {
+    async fn nodes_not_ready(&self) -> Result<Vec<String>, BackendError> {
         Ok(vec![])
     }
-    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, String> {
+    async fn exec_node(&self, node: &Node, command: &[String]) -> Result<Ran, BackendError> {
         if self.break_exec {
-            return Err("failed to exec: the Docker engine went away".into());
+            return Err(BackendError::Docker(
+                crate::docker::error::DockerError::Operation {
+                    operation: "exec in",
+                    target: node.name.clone(),
+                    source: Box::new(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 500,
+                        message: "the Docker engine went away".into(),
+                    }),
+                },
+            ));
         }
         self.log(format!("exec {} {}", node.name, command.join(" ")));
         let code = command
@@ -158,10 +184,10 @@ impl Backend for Fake {
         _: &str,
         _: Option<&str>,
         _: &[String],
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, BackendError> {
         Ok(Ran::default())
     }
-    async fn restart_node(&self, node: &Node) -> Result<Node, String> {
+    async fn restart_node(&self, node: &Node) -> Result<Node, BackendError> {
         self.log(format!("restart {}", node.name));
         let mut n = node.clone();
         for p in &mut n.published {
@@ -169,10 +195,10 @@ impl Backend for Fake {
         }
         Ok(n)
     }
-    async fn pause_node(&self, _: &Node, _: Duration) -> Result<(), String> {
+    async fn pause_node(&self, _: &Node, _: Duration) -> Result<(), BackendError> {
         Ok(())
     }
-    async fn kind_create(&self, _: &Path, _: KindVersion) -> Result<Ran, String> {
+    async fn kind_create(&self, _: &Path, _: KindVersion) -> Result<Ran, BackendError> {
         Ok(Ran::default())
     }
     async fn probe(
@@ -181,7 +207,7 @@ impl Backend for Fake {
         args: &[String],
         _: &str,
         _: Duration,
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, BackendError> {
         let at = match site {
             ProbeSite::Host => "host".to_string(),
             ProbeSite::Node(n) => n.name.clone(),
@@ -351,7 +377,7 @@ cleanup:
         ]
     );
     assert!(
-        matches!(&r.steps[0].status, Status::Broken { message } if message.contains("interrupted")),
+        matches!(&r.steps[0].status, Status::Broken { message, .. } if message.contains("interrupted")),
         "{:?}",
         r.steps[0].status
     );
@@ -556,9 +582,13 @@ async fn a_broken_harness_is_not_a_failed_assertion() {
         ..Default::default()
     };
     let r = run(&fake, &s).await;
+    // Broken, not failed, and the report says Docker broke.
     assert_eq!(
         r.status,
-        Status::broken("failed to exec: the Docker engine went away")
+        Status::Broken {
+            message: "failed to exec in kp-s-1-worker: Docker responded with status code 500: the Docker engine went away".into(),
+            cause: Some("docker"),
+        }
     );
     assert!(matches!(r.steps[1].status, Status::Skipped { .. }));
 }
@@ -622,6 +652,11 @@ async fn a_wait_rides_out_an_api_server_that_is_briefly_gone_but_not_one_that_st
     *fake.pods_fail.lock().unwrap() = u32::MAX;
     assert_eq!(
         run(&fake, &s).await.status,
-        Status::broken("connection refused (the API server is restarting)")
+        Status::Broken {
+            message:
+                "failed to list pods in kp-s-1: connection refused (the API server is restarting)"
+                    .into(),
+            cause: Some("kubernetes-api"),
+        }
     );
 }

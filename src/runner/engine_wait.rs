@@ -64,7 +64,7 @@ impl<B: Backend> Run<'_, B> {
             .backend
             .endpoint_slices(&self.cx.namespace, &svc)
             .await
-            .map_err(Status::broken)?;
+            .map_err(Status::from)?;
         Ok((svc, crate::kube_ops::wait::ready_endpoints(&slices)))
     }
 
@@ -78,7 +78,7 @@ impl<B: Backend> Run<'_, B> {
             if out.contains_key(n) {
                 continue;
             }
-            let lease = self.backend.node_lease(n).await.map_err(Status::broken)?;
+            let lease = self.backend.node_lease(n).await.map_err(Status::from)?;
             out.insert(n.to_string(), lease.as_ref().and_then(fresh::lease_renewed));
         }
         Ok(out)
@@ -95,7 +95,7 @@ impl<B: Backend> Run<'_, B> {
                 count,
             } => {
                 let sel = self.resolve(selector)?;
-                let pods = self.backend.pods(&ns, &sel).await.map_err(Status::broken)?;
+                let pods = self.backend.pods(&ns, &sel).await.map_err(Status::from)?;
                 let disruptions = self.state.disruptions.clone();
                 // Leases matter only after a pause (see `fresh::pod_evidence`).
                 let paused = disruptions
@@ -156,18 +156,14 @@ impl<B: Backend> Run<'_, B> {
                     None => (ns.clone(), full.clone()),
                 };
                 let obj = object_ref("apps/v1", "Deployment", &name, Some(in_ns.clone()));
-                let (holds, seen) = match self
-                    .backend
-                    .get(&obj, &in_ns)
-                    .await
-                    .map_err(Status::broken)?
-                {
-                    Some(d) => (
-                        cond::deployment_available(&d),
-                        format!("deployment {name} status {}", d["status"]),
-                    ),
-                    None => (false, format!("deployment {name} does not exist")),
-                };
+                let (holds, seen) =
+                    match self.backend.get(&obj, &in_ns).await.map_err(Status::from)? {
+                        Some(d) => (
+                            cond::deployment_available(&d),
+                            format!("deployment {name} status {}", d["status"]),
+                        ),
+                        None => (false, format!("deployment {name} does not exist")),
+                    };
                 Look {
                     holds,
                     seen,
@@ -183,11 +179,7 @@ impl<B: Backend> Run<'_, B> {
                 }
             }
             WaitFor::NodesReady => {
-                let not_ready = self
-                    .backend
-                    .nodes_not_ready()
-                    .await
-                    .map_err(Status::broken)?;
+                let not_ready = self.backend.nodes_not_ready().await.map_err(Status::from)?;
                 let disruptions = self.state.disruptions.clone();
                 let leases = self
                     .leases(disruptions.iter().map(|d| d.node.as_str()))

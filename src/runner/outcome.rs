@@ -17,11 +17,23 @@ pub enum Status {
     /// The harness or the infrastructure failed; says nothing about the behaviour.
     Broken {
         message: String,
+        /// What broke, when a backend call did (`docker`, `kubernetes-api`, `timeout`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cause: Option<&'static str>,
     },
     /// Not run, and why (a version gate, or an earlier step that did not pass).
     Skipped {
         reason: String,
     },
+}
+
+impl From<super::backend::BackendError> for Status {
+    fn from(e: super::backend::BackendError) -> Self {
+        Self::Broken {
+            message: e.to_string(),
+            cause: Some(e.cause()),
+        }
+    }
 }
 
 impl Status {
@@ -35,6 +47,7 @@ impl Status {
     pub fn broken(message: impl Into<String>) -> Self {
         Self::Broken {
             message: message.into(),
+            cause: None,
         }
     }
 

@@ -53,7 +53,7 @@ fn steps_text(out: &mut String, steps: &[StepReport], indent: &str) {
                 "FAIL",
                 format!("\n{indent}      {message}\n{indent}      observed: {observed}"),
             ),
-            Status::Broken { message } => ("ERR ", format!("\n{indent}      {message}")),
+            Status::Broken { message, .. } => ("ERR ", format!("\n{indent}      {message}")),
             Status::Skipped { reason } => ("skip", format!(" ({reason})")),
         };
         let rounds = match s.rounds.len() {
@@ -96,7 +96,7 @@ pub fn variant_text(r: &VariantReport, verbose: bool) -> String {
         }
         _ => {
             let _ = writeln!(out, "      expect: {}", r.expect);
-            if let Status::Broken { message } = &r.status {
+            if let Status::Broken { message, .. } = &r.status {
                 let _ = writeln!(out, "      broken: {message}");
             }
             steps_text(&mut out, &r.steps, "      ");
@@ -150,10 +150,15 @@ pub fn junit(reports: &[VariantReport], phases: &Phases) -> String {
                     .set_description(format!("observed: {observed}\n\n{}", step_lines(&r.steps)));
                 s
             }
-            Status::Broken { message } => {
+            Status::Broken { message, cause } => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                // The kind of infrastructure that broke, where a backend call said.
+                let kind = match cause {
+                    Some(c) => format!("infrastructure: {c}"),
+                    None => "infrastructure".into(),
+                };
                 s.set_message(message.clone())
-                    .set_type("infrastructure")
+                    .set_type(kind)
                     .set_description(step_lines(&r.steps));
                 s
             }

@@ -308,7 +308,7 @@ async fn a_cluster_that_cannot_be_had_breaks_every_variant_of_its_group() {
         [("pass".into(), "broken"), ("fail".into(), "broken")]
     );
     for r in &ran.reports {
-        let Status::Broken { message } = &r.status else {
+        let Status::Broken { message, .. } = &r.status else {
             unreachable!()
         };
         assert!(message.contains("no space left on device"), "{message}");
@@ -327,7 +327,7 @@ async fn a_cluster_that_cannot_be_deleted_is_a_broken_outcome_naming_it() {
         ..Default::default()
     };
     let ran = run(&p, &s, Some("pass"), settings(&t, false, false)).await;
-    let Status::Broken { message } = &ran.reports[0].status else {
+    let Status::Broken { message, .. } = &ran.reports[0].status else {
         panic!("{:?}", ran.reports[0].status)
     };
     assert_eq!(
@@ -410,7 +410,7 @@ async fn a_stop_mid_variant_runs_its_finally_and_cleanup_starts_nothing_more_and
     let first = &reports[0];
     let step_statuses: Vec<_> = first.steps.iter().map(|s| &s.status).collect();
     assert!(
-        matches!(step_statuses[0], Status::Broken { message } if message.contains("interrupted"))
+        matches!(step_statuses[0], Status::Broken { message, .. } if message.contains("interrupted"))
     );
     assert!(matches!(step_statuses[1], Status::Skipped { .. }));
     assert_eq!(first.steps[0].finally[0].status, Status::Passed);

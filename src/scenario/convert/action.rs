@@ -106,7 +106,10 @@ impl Converter<'_> {
                 ("pods", w.pods.is_some()),
                 ("deployment", w.deployment.is_some()),
                 ("endpoints", w.endpoints.is_some()),
-                ("nodes {ready: true}", w.nodes.as_ref().is_some_and(|n| n.ready)),
+                (
+                    "nodes {ready: true}",
+                    w.nodes.as_ref().is_some_and(|n| n.ready),
+                ),
             ];
             if !self.exactly_one(at.clone(), &f, "a wait", &options) {
                 return None;
