@@ -25,6 +25,9 @@ pub struct UpArgs {
     pub export_kubeconfig: bool,
 }
 
+/// How often `up` creates its cluster anew when a host port it was given is taken meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
 pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let mut signals = Signals::listen()?;
     check_provider()?;
@@ -48,43 +51,56 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let engine = BollardEngine::connect().await?;
     let image = node_image(&engine, args.image.as_deref()).await?;
     let base = state_base();
-    let (req, resolution) = prepare(
-        &engine,
-        Prepare {
-            config: &loaded.cluster,
-            version,
-            name: &name,
-            image,
-            run_id: &run_id,
-            keep: true,
-            wait: args.wait,
-        },
-    )
-    .await?;
-    let cluster_dir = req.dir.clone();
     let kind = kind_provider(&engine);
-    crate::errln!(
-        "kindproof: creating kind cluster {name} (node image {})",
-        req.image
-    );
-    let created = tokio::select! {
-        created = kind.create(&req) => created,
-        _ = signals.recv() => {
-            // Dropping the create future killed kind; it does not clean up after itself.
-            crate::errln!("kindproof: interrupted: deleting cluster {name}");
-            let deleted = signals
-                .cleanup_or_abort(kind.delete(&name, Some(&cluster_dir.join("kubeconfig"))))
-                .await;
-            let _ = state::remove(&base, &name);
-            deleted?;
-            return Err(AppError::Interrupted);
-        }
-    };
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = state::remove(&base, &name);
-            return Err(e.into());
+    // A host port picked and released can be taken by Docker's own random pick before kind
+    // binds it: then the ports are picked again (kind removed what it half made).
+    let mut attempt = 1;
+    let (created, resolution) = loop {
+        let (req, resolution) = prepare(
+            &engine,
+            Prepare {
+                config: &loaded.cluster,
+                version,
+                name: &name,
+                image: image.clone(),
+                run_id: &run_id,
+                keep: true,
+                wait: args.wait,
+            },
+        )
+        .await?;
+        let cluster_dir = req.dir.clone();
+        crate::errln!(
+            "kindproof: creating kind cluster {name} (node image {})",
+            req.image
+        );
+        let created = tokio::select! {
+            created = kind.create(&req) => created,
+            _ = signals.recv() => {
+                // Dropping the create future killed kind; it does not clean up after itself.
+                crate::errln!("kindproof: interrupted: deleting cluster {name}");
+                let deleted = signals
+                    .cleanup_or_abort(kind.delete(&name, Some(&cluster_dir.join("kubeconfig"))))
+                    .await;
+                let _ = state::remove(&base, &name);
+                deleted?;
+                return Err(AppError::Interrupted);
+            }
+        };
+        match created {
+            Ok(c) => break (c, resolution),
+            Err(e) => {
+                let _ = state::remove(&base, &name);
+                if attempt < PORT_ATTEMPTS && e.to_string().contains("port is already allocated") {
+                    crate::errln!(
+                        "kindproof: a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
+                        attempt + 1
+                    );
+                    attempt += 1;
+                    continue;
+                }
+                return Err(e.into());
+            }
         }
     };
     drop(resolution);

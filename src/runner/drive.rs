@@ -64,15 +64,15 @@ impl<E: Engine> Drive<'_, E> {
             () = self.signals.recv() => {
                 // The running variants' steps are cut short; their `finally` and `cleanup:`
                 // steps run (bounded); then the stack and the sweep.
-                crate::errln!("kindproof: interrupted: cleaning up: running the current variants' finally and cleanup steps (at most {}s; a second signal aborts)", STOP_BOUND.as_secs());
+                self.events.emit(&Event::Notice(format!("interrupted: cleaning up: running the current variants' finally and cleanup steps (at most {}s; a second signal aborts)", STOP_BOUND.as_secs())));
                 stop_handle.request();
                 let finished = self.signals.cleanup_or_abort(tokio::time::timeout(STOP_BOUND, &mut work)).await;
                 if finished.is_err() {
-                    crate::errln!("kindproof: finally and cleanup steps did not finish in time");
+                    self.events.emit(&Event::Notice("finally and cleanup steps did not finish in time".into()));
                 }
-                crate::errln!("kindproof: interrupted: removing what this run created");
+                self.events.emit(&Event::Notice("interrupted: removing what this run created".into()));
                 for left in self.signals.cleanup_or_abort(runner.after_stop()).await {
-                    crate::errln!("kindproof: {left}");
+                    self.events.emit(&Event::Notice(left.to_string()));
                 }
                 return Err(AppError::Interrupted);
             }

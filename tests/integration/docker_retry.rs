@@ -50,3 +50,29 @@ async fn docker_run_picks_ports_again_when_one_was_taken_meanwhile() {
     assert!(left.is_empty(), "left behind: {left:?}");
     w.teardown(&engine, &[]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_up_picks_ports_again_when_one_was_taken_meanwhile() {
+    let engine = BollardEngine::connect().await.unwrap();
+    let w = World::new(&engine).await;
+    let name = w.cluster(7);
+    let marker = w.tmp.path().join("port-taken-once");
+    let o = w
+        .up(&name)
+        .env("FAKE_KIND_PORT_TAKEN_ONCE", &marker)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(marker.exists(), "the fake kind never failed: {err}");
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        err.contains("was taken meanwhile: picking again (attempt 2 of 3)"),
+        "{err}"
+    );
+    assert!(out.contains(&format!("cluster     {name}")), "{out}");
+    // One cluster stands: the second create's (the first one's half was removed).
+    let nodes = w.nodes_on_network(&engine).await;
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    assert!(nodes.iter().all(|n| n.starts_with(&name)), "{nodes:?}");
+    w.teardown(&engine, &[name]).await;
+}
