@@ -242,6 +242,12 @@ variants:
 
 /// Load a scenario made of `HEAD` and `rest` from a temporary tree with a kind-configs/.
 pub(super) fn scenario(rest: &str) -> (tempfile::TempDir, Scenario) {
+    scenario_text(&format!("{HEAD}{rest}"))
+}
+
+/// Load scenario `text` (its kind config `three-node.yaml`, a manifest `svc.yaml` beside it)
+/// from a temporary tree.
+pub(super) fn scenario_text(text: &str) -> (tempfile::TempDir, Scenario) {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(tmp.path().join("kind-configs")).unwrap();
@@ -252,7 +258,7 @@ pub(super) fn scenario(rest: &str) -> (tempfile::TempDir, Scenario) {
     .unwrap();
     let dir = tmp.path().join("s");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("scenario.yaml"), format!("{HEAD}{rest}")).unwrap();
+    std::fs::write(dir.join("scenario.yaml"), text).unwrap();
     std::fs::write(
         dir.join("svc.yaml"),
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: dns\nspec:\n  ports:\n  - {port: 53, protocol: UDP, nodePort: 30154}\n  - {port: 53, protocol: TCP, nodePort: 30054}\n",

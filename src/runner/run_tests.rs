@@ -4,12 +4,11 @@
 //! read again after a restart, and what a stop does: the running variant's `finally` and
 //! `cleanup:` steps run, later variants do not start, the stack empties.
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::cleanup::Cleanup;
-use super::engine_tests::{Fake, nodes};
+use super::engine_tests::{Fake, nodes, scenario_text};
 use super::fake_engine::FakeEngine;
 use super::outcome::{Status, VariantReport};
 use super::plan::{group, select};
@@ -21,7 +20,6 @@ use super::timeline::Recorder;
 use crate::cluster::provider::{ClusterHandle, Node};
 use crate::cluster::state::ClusterRecord;
 use crate::exit::AppError;
-use crate::kind_config::version::KindVersion;
 use crate::scenario::model::Scenario;
 
 /// A provider whose clusters are a name in a log.
@@ -132,16 +130,6 @@ impl Reporter for Recording {
 
 /// A scenario of node execs: variant `pass` exits 0, `fail` exits 1 (its step fails).
 fn scenario(steps: &str) -> (tempfile::TempDir, Scenario) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::create_dir_all(tmp.path().join("kind-configs")).unwrap();
-    std::fs::copy(
-        root.join("kind-configs/three-node.yaml"),
-        tmp.path().join("kind-configs/three-node.yaml"),
-    )
-    .unwrap();
-    let dir = tmp.path().join("s");
-    std::fs::create_dir(&dir).unwrap();
     let text = format!(
         "apiVersion: kindproof.dev/v1alpha1
 kind: Scenario
@@ -158,10 +146,7 @@ variants:
     variables: {{code: '1'}}
 {steps}"
     );
-    std::fs::write(dir.join("scenario.yaml"), text).unwrap();
-    let s = crate::scenario::load::load(&dir.join("scenario.yaml"), KindVersion::NEWEST_KNOWN)
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    (tmp, s)
+    scenario_text(&text)
 }
 
 const EXEC: &str = "steps:\n  - exec: {node: worker, command: [sh, 'exit=${code}']}\n";

@@ -10,11 +10,10 @@ use super::super::cluster_backend::ClusterBackend;
 use super::super::plan::Group;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
 use super::super::reporter::Event;
-use super::{cluster_backend, load_into_kind};
+use super::{cluster_backend, load_into_kind, refresh_kind};
 use crate::cluster::kind::{cluster_name, node_image};
-use crate::cluster::kind_network::network_name;
 use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, mark_kept, prepare};
-use crate::cluster::provider::{ClusterHandle, Node, from_kind, reread};
+use crate::cluster::provider::{ClusterHandle, Node, from_kind};
 use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
@@ -181,8 +180,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
     }
 
     async fn refresh_node(&self, cluster: &ClusterHandle, node: &Node) -> Result<Node, AppError> {
-        let network = cluster.network.clone().unwrap_or_else(network_name);
-        Ok(reread(self.engine, node, &network).await?)
+        refresh_kind(self.engine, cluster, node).await
     }
 
     fn keep(&self, cluster: &ClusterHandle) -> Result<(), AppError> {

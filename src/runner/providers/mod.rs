@@ -11,7 +11,7 @@ use super::cluster_backend::ClusterBackend;
 use super::provider::Session;
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::ClusterHandle;
+use crate::cluster::provider::{ClusterHandle, Node, reread};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 use crate::labels::for_run;
@@ -32,6 +32,16 @@ pub(crate) fn cluster_backend<'e, E: Engine>(
         run_id: session.run_id,
         live: session.live,
     }
+}
+
+/// A kind node as Docker has it now (its ports can move when it restarts).
+pub(crate) async fn refresh_kind<E: Engine>(
+    engine: &E,
+    cluster: &ClusterHandle,
+    node: &Node,
+) -> Result<Node, AppError> {
+    let network = cluster.network.clone().unwrap_or_else(network_name);
+    Ok(reread(engine, node, &network).await?)
 }
 
 /// Every image onto every node of kind cluster `name`, all at once.

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use super::super::cleanup::Cleanup;
 use super::super::cluster_backend::ClusterBackend;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
-use super::{cluster_backend, load_into_kind};
+use super::{cluster_backend, load_into_kind, refresh_kind};
 use crate::cluster::image_load::LoadError;
 use crate::cluster::kind_network::network_name;
 use crate::cluster::lifecycle::delete_recorded;
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{ClusterHandle, Node, from_kind, reread};
+use crate::cluster::provider::{ClusterHandle, Node, from_kind};
 use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
@@ -88,8 +88,7 @@ impl<E: Engine> ClusterProvider for NamedKind<'_, E> {
     }
 
     async fn refresh_node(&self, cluster: &ClusterHandle, node: &Node) -> Result<Node, AppError> {
-        let network = cluster.network.clone().unwrap_or_else(network_name);
-        Ok(reread(self.engine, node, &network).await?)
+        refresh_kind(self.engine, cluster, node).await
     }
 
     fn keep(&self, _: &ClusterHandle) -> Result<(), AppError> {
