@@ -39,6 +39,13 @@ pub enum Command {
     /// variant in its own namespace, clean up, report
     #[command(after_help = EXIT_CODES_HELP)]
     Run(Box<RunCommand>),
+    /// Clusters kept warm across processes (`run --pool`, the nextest harness): ls, prune,
+    /// rm, warm; idle ones go after KINDPROOF_POOL_TTL (default 10m)
+    #[command(after_help = EXIT_CODES_HELP)]
+    Pool {
+        #[command(subcommand)]
+        action: PoolCommand,
+    },
     /// List the scenarios, their variants and what each variant shows
     #[command(after_help = EXIT_CODES_HELP)]
     List {
@@ -206,9 +213,40 @@ pub struct RunCommand {
     /// How long to wait for a created cluster: kind's control plane, then every node Ready
     #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = crate::scenario::convert::duration)]
     pub wait: std::time::Duration,
+    /// Lease each cluster shape from the pool shared by every kindproof process on this host
+    /// (made once, kept warm for KINDPROOF_POOL_TTL) instead of making one for this run
+    #[arg(long, env = "KINDPROOF_POOL", conflicts_with_all = ["cluster", "kubeconfig"])]
+    pub pool: bool,
     /// Show the steps of passing variants too
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Each pooled shape: its cluster, age, idle time and live leases
+    Ls,
+    /// Delete the clusters idle past the TTL (`--all`: every idle one)
+    Prune {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete these pooled clusters (by shape key or cluster name) unless someone holds them
+    Rm {
+        #[arg(required = true, value_name = "SHAPE")]
+        keys: Vec<String>,
+    },
+    /// Make each kind config's pooled cluster now (for a nextest setup script)
+    Warm {
+        #[arg(required = true, value_name = "KIND_CONFIG", value_parser = existing_file)]
+        configs: Vec<PathBuf>,
+        /// The node image (must be local) [default: KINDPROOF_NODE_IMAGE, else kind's]
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+        /// How long to wait for the cluster: kind's control plane, then every node Ready
+        #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = crate::scenario::convert::duration)]
+        wait: std::time::Duration,
+    },
 }
 
 /// A kind cluster name (see [`crate::cluster::state::check_name`]).

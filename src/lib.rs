@@ -15,6 +15,7 @@ pub mod kube_ops;
 pub mod labels;
 pub mod logs;
 pub mod output;
+pub mod pool;
 pub mod ports;
 pub mod probe;
 pub mod probe_image;

@@ -29,6 +29,25 @@ fn main() {
                 files,
             } => commands::validate::run(kind_version, &files),
             Command::List { paths } => commands::list::run(&paths),
+            Command::Pool { action } => {
+                commands::pool::run(match action {
+                    kindproof::cli::PoolCommand::Ls => commands::pool::Action::Ls,
+                    kindproof::cli::PoolCommand::Prune { all } => {
+                        commands::pool::Action::Prune { all }
+                    }
+                    kindproof::cli::PoolCommand::Rm { keys } => commands::pool::Action::Rm { keys },
+                    kindproof::cli::PoolCommand::Warm {
+                        configs,
+                        image,
+                        wait,
+                    } => commands::pool::Action::Warm {
+                        configs,
+                        image,
+                        wait,
+                    },
+                })
+                .await
+            }
             Command::Run(r) => {
                 let r = *r;
                 commands::run::run(commands::run::RunArgs {
@@ -46,6 +65,7 @@ fn main() {
                     report_json: r.report_json,
                     artifacts: Some(r.artifacts),
                     wait: r.wait,
+                    pool: r.pool,
                     verbose: r.verbose,
                 })
                 .await

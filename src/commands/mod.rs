@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod doctor;
 pub mod image;
 pub mod list;
+pub mod pool;
 pub mod ports;
 pub mod report;
 pub mod run;

@@ -13,9 +13,12 @@ use crate::commands::validate::load_scenarios;
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
 use crate::kind_cli::rules_version;
+use crate::pool::Pool;
 use crate::runner::drive::{Drive, Tally};
 use crate::runner::plan::{Group, Partition, choose, group};
+use crate::runner::providers::pool::{KindMaker, Pooled};
 use crate::runner::providers::{existing::Existing, kind::KindShapes, named::NamedKind};
+use crate::runner::reporter::Event;
 use crate::runner::reporters::standard;
 use crate::runner::run::Settings;
 use crate::signals::Signals;
@@ -37,6 +40,8 @@ pub struct RunArgs {
     pub artifacts: Option<PathBuf>,
     /// How long kind and kindproof wait for a created cluster to be ready.
     pub wait: Duration,
+    /// Lease cluster shapes from the cross-process pool instead of making them.
+    pub pool: bool,
     pub verbose: bool,
 }
 
@@ -100,6 +105,18 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                 context,
             };
             drive.run(&Existing { engine, cluster }).await
+        }
+        (None, None) if args.pool => {
+            let pool = Pool::from_env()?;
+            // Shapes idle past their TTL go first (whoever comes next cleans up).
+            let expired = KindMaker { engine, make: None };
+            if let Err(e) = pool.prune(&expired, false).await {
+                events.emit(&Event::Notice(format!("pool: pruning idle clusters: {e}")));
+            }
+            let (image, wait) = (args.image, args.wait);
+            drive
+                .run(&Pooled::new(engine, version, image, wait, pool))
+                .await
         }
         (None, None) => {
             let (image, wait) = (args.image, args.wait);

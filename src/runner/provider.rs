@@ -7,6 +7,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use super::backend::Backend;
+use super::claims::Claims;
 use super::cleanup::{Cleanup, Live, Token};
 use super::plan::{Group, Needs};
 use super::reporter::Reporters;
@@ -14,6 +15,7 @@ use crate::cluster::provider::{ClusterHandle, Node};
 use crate::cluster::state::ClusterRecord;
 use crate::exit::AppError;
 use crate::kube_ops::client::Kube;
+use crate::pool::Hold;
 use crate::scenario::model::Scenario;
 
 /// One cluster shape a run needs: the group of variants that share it and what they use.
@@ -85,6 +87,16 @@ pub trait ClusterProvider: Send + Sync {
         cluster: &ClusterHandle,
         node: &Node,
     ) -> impl Future<Output = Result<Node, AppError>> + Send;
+
+    /// Hold a variant's cluster-wide `claims` against other processes using the same cluster
+    /// (a pooled one), waiting until they are free; nothing where this run alone uses it.
+    fn hold(
+        &self,
+        _cluster: &ClusterHandle,
+        _claims: &Claims,
+    ) -> impl Future<Output = Result<Hold, AppError>> + Send {
+        async { Ok(Hold::default()) }
+    }
 
     /// Keep a cluster this run made: `down` removes it later, `clean` leaves it.
     fn keep(&self, cluster: &ClusterHandle) -> Result<(), AppError>;

@@ -189,6 +189,18 @@ pub(super) async fn run_one<P: ClusterProvider>(
         () = sh.stop.wait() => return interrupted(),
         admitted = sh.scheduler.admit(&id, &held.claims) => admitted,
     };
+    // Other processes on a pooled cluster: their variants' claims count too.
+    let _across = tokio::select! {
+        biased;
+        () = sh.stop.wait() => return interrupted(),
+        hold = sh.provider.hold(sh.handle, &held.claims) => match hold {
+            Ok(h) => h,
+            Err(e) => {
+                let why = format!("holding its claims on the shared cluster: {e}");
+                return VariantReport::without_steps(&s.name, &v.name, &v.expect, Status::broken(why), "");
+            }
+        },
+    };
     // Admitted as the stop came (the slot freed by a variant the stop ended): not started.
     if sh.stop.requested() {
         return interrupted();

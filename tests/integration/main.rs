@@ -8,6 +8,7 @@ mod docker_clusters;
 mod docker_image_load;
 mod docker_interrupt;
 mod docker_observe;
+mod docker_pool;
 mod docker_ports;
 mod docker_probe;
 mod docker_retry;

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use super::super::cleanup::Cleanup;
+use super::super::cleanup::{Cleanup, Token};
 use super::super::cluster_backend::ClusterBackend;
 use super::super::plan::Group;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
-use super::super::reporter::Event;
+use super::super::reporter::{Event, Reporters};
 use super::{cluster_backend, load_into_kind, refresh_kind};
 use crate::cluster::kind::{cluster_name, node_image};
 use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, mark_kept, prepare};
@@ -78,93 +78,26 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
             &format!("{}{}", shape.run_id, group_index(g, scenarios)),
         );
         let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-        // Docker hands out random host ports (hostPort -1, other jobs' containers) from the
-        // range kindproof picks in: a port picked and released can be taken before kind binds
-        // it. Then the half-made cluster goes and the ports are picked again.
-        let mut attempt = 1;
-        loop {
-            let (req, resolution) = prepare(
-                self.engine,
-                Prepare {
-                    config: &spec.config,
-                    version: self.version,
-                    name: &name,
-                    image: image.clone(),
-                    run_id: shape.run_id,
-                    keep: false,
-                    wait: self.wait,
-                },
-            )
-            .await?;
-            // On the stack before kind runs: a stop that cuts the create short leaves it there.
-            let token = {
-                let (engine, name) = (self.engine, name.clone());
-                cleanup.push(format!("kind cluster {name}"), async move {
-                    delete_recorded(engine, &state_base(), &name)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            };
-            shape.events.emit(&Event::ClusterCreating {
+        let made = make(
+            self.engine,
+            Make {
+                config: &spec.config,
+                config_file: &g.config_file,
+                version: self.version,
                 name: &name,
-                config: &g.config_file,
-            });
-            let made = async {
-                let created = kind_provider(self.engine).create(&req).await?;
-                if shape.need.api {
-                    // kind's --wait covers the control plane only; scenarios pin pods to workers.
-                    let kube = Kube::connect(&created.kubeconfig, None)
-                        .await
-                        .map_err(crate::cluster::kind::ClusterError::from)?;
-                    wait_nodes_ready(
-                        &kube,
-                        created.nodes.len(),
-                        self.wait,
-                        Duration::from_millis(500),
-                    )
-                    .await
-                    .map_err(crate::cluster::kind::ClusterError::from)?;
-                }
-                Ok::<_, AppError>(created)
-            }
-            .await;
-            // The reservations end here: kind has bound the ports, or failed to.
-            drop(resolution);
-            match made {
-                Ok(created) => {
-                    return Ok(Acquired {
-                        handle: ClusterHandle {
-                            name: created.name.clone(),
-                            kubeconfig: created.kubeconfig.clone(),
-                            context: Some(format!("kind-{}", created.name)),
-                            nodes: created
-                                .nodes
-                                .iter()
-                                .map(|n| from_kind(n, &created.network))
-                                .collect(),
-                            provider: state::KIND_PROVIDER,
-                            network: Some(created.network.clone()),
-                        },
-                        owned: Some(token),
-                    });
-                }
-                Err(e) => {
-                    // Created but never Ready (or half made): it must not stay behind.
-                    let _ = cleanup.release(token, DELETE_BOUND).await;
-                    if attempt < PORT_ATTEMPTS
-                        && e.to_string().contains("port is already allocated")
-                    {
-                        shape.events.emit(&Event::Notice(format!(
-                            "a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
-                            attempt + 1
-                        )));
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
+                image,
+                run_id: shape.run_id,
+                wait: self.wait,
+                wait_ready: shape.need.api,
+            },
+            shape.events,
+            Some(cleanup),
+        )
+        .await?;
+        Ok(Acquired {
+            handle: made.0,
+            owned: made.1,
+        })
     }
 
     async fn load_images(
@@ -189,6 +122,122 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
 
     async fn delete_record(&self, record: &ClusterRecord) -> Result<(), AppError> {
         delete_recorded(self.engine, &state_base(), &record.name).await
+    }
+}
+
+/// What a kind cluster to make is.
+#[derive(Clone)]
+pub struct Make<'a> {
+    pub config: &'a crate::kind_config::model::Cluster,
+    pub config_file: &'a std::path::Path,
+    pub version: KindVersion,
+    pub name: &'a str,
+    pub image: String,
+    pub run_id: &'a str,
+    pub wait: Duration,
+    /// Wait until every node is Ready through the API (kind's `--wait` covers the control
+    /// plane only; scenarios pin pods to workers).
+    pub wait_ready: bool,
+}
+
+/// Make kind cluster `m.name`: host ports resolved and reserved, the cluster created, and
+/// picked again when Docker took a port meanwhile (up to 3 times). With `cleanup`, the
+/// cluster is on that stack before kind runs (a stop that cuts the create short leaves it
+/// there) and its token comes back; without, a failed attempt is deleted here.
+pub async fn make<'p, E: Engine>(
+    engine: &'p E,
+    m: Make<'_>,
+    events: &Reporters,
+    cleanup: Option<&Cleanup<'p>>,
+) -> Result<(ClusterHandle, Option<Token>), AppError> {
+    let name = m.name;
+    // Docker hands out random host ports (hostPort -1, other jobs' containers) from the
+    // range kindproof picks in: a port picked and released can be taken before kind binds
+    // it. Then the half-made cluster goes and the ports are picked again.
+    let mut attempt = 1;
+    loop {
+        let (req, resolution) = prepare(
+            engine,
+            Prepare {
+                config: m.config,
+                version: m.version,
+                name,
+                image: m.image.clone(),
+                run_id: m.run_id,
+                keep: false,
+                wait: m.wait,
+            },
+        )
+        .await?;
+        let token = cleanup.map(|c| {
+            let name = name.to_string();
+            c.push(format!("kind cluster {name}"), async move {
+                delete_recorded(engine, &state_base(), &name)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        });
+        events.emit(&Event::ClusterCreating {
+            name,
+            config: m.config_file,
+        });
+        let made = async {
+            let created = kind_provider(engine).create(&req).await?;
+            if m.wait_ready {
+                let kube = Kube::connect(&created.kubeconfig, None)
+                    .await
+                    .map_err(crate::cluster::kind::ClusterError::from)?;
+                wait_nodes_ready(
+                    &kube,
+                    created.nodes.len(),
+                    m.wait,
+                    Duration::from_millis(500),
+                )
+                .await
+                .map_err(crate::cluster::kind::ClusterError::from)?;
+            }
+            Ok::<_, AppError>(created)
+        }
+        .await;
+        // The reservations end here: kind has bound the ports, or failed to.
+        drop(resolution);
+        match made {
+            Ok(created) => {
+                let handle = ClusterHandle {
+                    name: created.name.clone(),
+                    kubeconfig: created.kubeconfig.clone(),
+                    context: Some(format!("kind-{}", created.name)),
+                    nodes: created
+                        .nodes
+                        .iter()
+                        .map(|n| from_kind(n, &created.network))
+                        .collect(),
+                    provider: state::KIND_PROVIDER,
+                    network: Some(created.network.clone()),
+                };
+                return Ok((handle, token));
+            }
+            Err(e) => {
+                // Created but never Ready (or half made): it must not stay behind.
+                match (cleanup, token) {
+                    (Some(c), Some(t)) => {
+                        let _ = c.release(t, DELETE_BOUND).await;
+                    }
+                    _ => {
+                        let _ = delete_recorded(engine, &state_base(), name).await;
+                    }
+                }
+                if attempt < PORT_ATTEMPTS && e.to_string().contains("port is already allocated") {
+                    events.emit(&Event::Notice(format!(
+                        "a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
+                        attempt + 1
+                    )));
+                    attempt += 1;
+                    continue;
+                }
+                return Err(e);
+            }
+        }
     }
 }
 

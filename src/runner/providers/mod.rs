@@ -6,6 +6,7 @@
 pub mod existing;
 pub mod kind;
 pub mod named;
+pub mod pool;
 
 use super::cluster_backend::ClusterBackend;
 use super::provider::Session;
