@@ -51,6 +51,7 @@ lint:
 ## Everything: set-up, lint, and the whole test suite against the real engine and kind CLI.
 test: docker-up kind kubectl probe fake-kind nextest lint
 	cargo nextest run --workspace --no-fail-fast
+	./scripts/check-harness.sh
 	./scripts/fuzz-smoke.sh 30
 
 ## The loaders under cargo fuzz (nightly, or stable with RUSTC_BOOTSTRAP): FUZZ_SECONDS each.

@@ -1,4 +1,8 @@
 //! The command line: clap types only; each command lives in `commands/`.
+#![allow(
+    rustdoc::invalid_html_tags,
+    reason = "doc comments here are --help text, where <name> is a placeholder"
+)]
 
 use std::path::PathBuf;
 

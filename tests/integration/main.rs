@@ -2,6 +2,7 @@
 //! (behind a Docker guard that refuses pulls), and the Docker tests (`docker_*`) against a real
 //! engine.
 
+mod ci_recipe;
 mod cli;
 mod corpus;
 mod docker_clusters;
