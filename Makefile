@@ -93,6 +93,7 @@ bench: docker-up probe
 	cargo bench --bench connect
 	cargo bench --bench harness
 	cargo bench --bench scheduler
+	cargo bench --bench pool
 
 clean-tools:
 	rm -rf .tools

@@ -91,7 +91,7 @@ fn run(dir: &std::path::Path, args: &Args) -> i32 {
             return FAILED;
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let suite = match Suite::load(&[dir]) {
             Ok(s) => s,
             Err(e) => {
@@ -117,7 +117,10 @@ fn run(dir: &std::path::Path, args: &Args) -> i32 {
             return 0;
         }
         run_cases(&chosen).await
-    })
+    });
+    // Nothing is left to finish; a thread waiting on a pool lock is not waited for.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run_cases(chosen: &[(Case<'_>, Option<String>)]) -> i32 {

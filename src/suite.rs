@@ -192,6 +192,14 @@ impl<'s> Case<'s> {
         match target {
             Target::Pool => {
                 let pool = crate::pool::Pool::from_env()?;
+                // Shapes idle past their TTL go first (whoever comes next cleans up).
+                let expired = crate::runner::providers::pool::KindMaker {
+                    engine: &engine,
+                    make: None,
+                };
+                if let Err(e) = pool.prune(&expired, false).await {
+                    events.emit(&Event::Notice(format!("pool: pruning idle clusters: {e}")));
+                }
                 drive
                     .run(&Pooled::new(&engine, version, None, wait, pool))
                     .await?

@@ -38,18 +38,27 @@ fn open(path: &Path) -> Result<File, AppError> {
         )))
 }
 
-/// Take `mode` on `path`, waiting as long as it takes. It polls (a few milliseconds apart,
-/// backing off to 20 ms) rather than blocking a thread, so that a run stopped meanwhile ends
-/// at once and leaves no thread waiting on a lock behind.
+/// Take `mode` on `path`, waiting as long as it takes: at once when it is free, else in a
+/// blocking thread, which the kernel wakes the moment the lock is free (polling would let
+/// others overtake a waiter again and again). A future dropped meanwhile (a stopped run)
+/// leaves that thread to take the lock and drop it at once; the CLI never waits for it
+/// (`shutdown_background`).
 pub async fn lock(path: &Path, mode: Mode) -> Result<File, AppError> {
-    let mut pause = std::time::Duration::from_millis(1);
-    loop {
-        if let Some(file) = try_lock(path, mode)? {
-            return Ok(file);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(20));
+    if let Some(file) = try_lock(path, mode)? {
+        return Ok(file);
     }
+    let file = open(path)?;
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        match mode {
+            Mode::Shared => file.lock_shared(),
+            Mode::Exclusive => file.lock(),
+        }
+        .map(|()| file)
+    })
+    .await
+    .map_err(|e| AppError::Environment(format!("waiting for the pool lock {shown}: {e}")))?
+    .map_err(AppError::io(format!("lock {}", path.display())))
 }
 
 /// Take `mode` on `path` if no one holds it otherwise.
