@@ -2,7 +2,8 @@
 //! discovery of v1, namespaces, and Services whose nodePorts it allocates as the API server
 //! does — a second Service asking for a nodePort another one holds is refused ("provided port
 //! is already allocated"). With it, a run of variants that hold one nodePort proves they never
-//! overlapped (else an apply would have been refused), while disjoint ones did overlap.
+//! overlapped (else an apply would have been refused), while disjoint ones did overlap. It
+//! lists namespaces by label too, for the pool's sweep of a dead holder's namespaces.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,11 +11,13 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::docker_clusters::World;
-use crate::support::{read_request, respond, stand_in_kubeconfig, text};
+use crate::support::{read_request_query, respond, stand_in_kubeconfig, text};
 
 #[derive(Default)]
 struct Api {
     namespaces: Vec<String>,
+    /// A namespace's labels, as created.
+    labels: BTreeMap<String, Value>,
     /// (namespace, name) → nodePorts.
     services: BTreeMap<(String, String), Vec<u64>>,
     refused: Vec<String>,
@@ -27,7 +30,7 @@ fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
     )
 }
 
-fn answer(api: &Mutex<Api>, method: &str, path: &str, body: &str) -> (u16, Value) {
+fn answer(api: &Mutex<Api>, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {
     let mut a = api.lock().unwrap();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
@@ -58,8 +61,32 @@ fn answer(api: &Mutex<Api>, method: &str, path: &str, body: &str) -> (u16, Value
         ("POST", ["api", "v1", "namespaces"]) => {
             let ns: Value = serde_json::from_str(body).unwrap_or_default();
             let name = ns["metadata"]["name"].as_str().unwrap_or("").to_string();
+            a.labels
+                .insert(name.clone(), ns["metadata"]["labels"].clone());
             a.namespaces.push(name);
             (201, ns)
+        }
+        ("GET", ["api", "v1", "namespaces"]) => {
+            // `labelSelector=key%3Dvalue`: one equality, as kindproof's sweeps ask.
+            let wanted = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("labelSelector="))
+                .map(|s| s.replace("%3D", "=").replace("%2F", "/"));
+            let items: Vec<Value> = a
+                .namespaces
+                .iter()
+                .filter(|n| {
+                    wanted.as_ref().is_none_or(|w| {
+                        let (k, v) = w.split_once('=').unwrap_or((w, ""));
+                        a.labels.get(*n).and_then(|l| l[k].as_str()) == Some(v)
+                    })
+                })
+                .map(|n| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": a.labels.get(n)}}))
+                .collect();
+            (
+                200,
+                json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}),
+            )
         }
         ("GET", ["api", "v1", "namespaces", ns]) => {
             if a.namespaces.iter().any(|n| n == ns) {
@@ -130,10 +157,10 @@ async fn serve(api: Arc<Mutex<Api>>) -> String {
         while let Ok((mut s, _)) = listener.accept().await {
             let api = api.clone();
             tokio::spawn(async move {
-                let Some((method, path, body)) = read_request(&mut s).await else {
+                let Some((method, path, query, body)) = read_request_query(&mut s).await else {
                     return;
                 };
-                let (code, reply) = answer(&api, &method, &path, &body);
+                let (code, reply) = answer(&api, &method, &path, &query, &body);
                 respond(&mut s, &format!("{code} X"), &reply).await;
             });
         }
@@ -229,4 +256,50 @@ async fn docker_run_never_overlaps_variants_holding_one_nodeport() {
     // -v named the claim that made one wait.
     assert!(err.contains("nodePort 30001"), "{err}");
     w.teardown(&engine, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_pool_sweep_deletes_a_dead_holders_namespaces_and_no_one_elses() {
+    use kindproof::pool::{Holder, Maker, ShapeState};
+    let engine = kindproof::docker::bollard_engine::BollardEngine::connect()
+        .await
+        .unwrap();
+    let api = Arc::new(Mutex::new(Api::default()));
+    {
+        let mut a = api.lock().unwrap();
+        for (ns, run) in [
+            ("kp-dead-a", "deadrun"),
+            ("kp-dead-b", "deadrun"),
+            ("kp-live-a", "liverun"),
+        ] {
+            a.namespaces.push(ns.into());
+            a.labels
+                .insert(ns.into(), json!({"io.kindproof.run-id": run}));
+        }
+    }
+    let url = serve(api.clone()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    stand_in_kubeconfig(&kubeconfig, &url);
+    let state = ShapeState {
+        key: "k".into(),
+        cluster: "kp-pool-k".into(),
+        kubeconfig,
+        config: "three.yaml".into(),
+        image: "img".into(),
+        created: 0,
+        last_used: 0,
+        holders: Vec::new(),
+    };
+    let maker = kindproof::runner::providers::pool::KindMaker {
+        engine: &engine,
+        make: None,
+    };
+    // A holder killed with SIGKILL (its pid gone): its namespaces go, the live run's stay.
+    let dead = [Holder {
+        pid: u32::MAX,
+        run_id: "deadrun".into(),
+    }];
+    maker.sweep(&state, &dead).await.unwrap();
+    assert_eq!(api.lock().unwrap().namespaces, ["kp-live-a"]);
 }

@@ -205,6 +205,14 @@ impl Drop for RunScope {
 
 /// One request to a test's API stand-in: method, path (without the query) and body.
 pub async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(String, String, String)> {
+    let (method, path, _, body) = read_request_query(s).await?;
+    Some((method, path, body))
+}
+
+/// One request to a test's API stand-in: method, path, query (without the `?`) and body.
+pub async fn read_request_query(
+    s: &mut tokio::net::TcpStream,
+) -> Option<(String, String, String, String)> {
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -236,10 +244,17 @@ pub async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(String, Stri
     }
     let mut first = head.lines().next()?.split_whitespace();
     let method = first.next()?.to_string();
-    let path = first.next()?.split('?').next()?.to_string();
+    let (path, query) = match first.next()?.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (
+            head.lines().next()?.split_whitespace().nth(1)?.to_string(),
+            String::new(),
+        ),
+    };
     Some((
         method,
         path,
+        query,
         String::from_utf8_lossy(&buf[end + 4..]).to_string(),
     ))
 }
