@@ -55,6 +55,24 @@ fn pooled(w: &World, dir: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// `n` pooled runs of `dir` started at once: each one's stdout, stderr and exit code.
+fn at_once(w: &World, dir: &std::path::Path, n: usize) -> Vec<(String, String, Option<i32>)> {
+    let runs: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = pooled(w, dir);
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    runs.into_iter()
+        .map(|r| {
+            let o = r.wait_with_output().unwrap();
+            let (out, err) = text(&o);
+            (out, err, o.status.code())
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_pool_eight_processes_share_one_cluster_and_prune_removes_it_after_its_ttl() {
     let engine = BollardEngine::connect().await.unwrap();
@@ -65,19 +83,8 @@ async fn docker_pool_eight_processes_share_one_cluster_and_prune_removes_it_afte
         "three.yaml",
         "  - exec: {node: worker, command: [echo, ok]}\n",
     );
-    let runs: Vec<_> = (0..8)
-        .map(|_| {
-            pooled(&w, &one)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for r in runs {
-        let o = r.wait_with_output().unwrap();
-        let (out, err) = text(&o);
-        assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    for (out, err, code) in at_once(&w, &one, 8) {
+        assert_eq!(code, Some(0), "{out}{err}");
         assert!(out.contains("PASS  shared/only"), "{out}");
     }
     assert_eq!(creates(&w), 1, "eight processes, one shape: one cluster");
@@ -166,23 +173,8 @@ async fn docker_pool_alone_variants_never_overlap_and_a_killed_holder_blocks_no_
     killed.wait().unwrap();
     // Two processes whose variants must run alone: both pass, one after the other.
     let started = Instant::now();
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            pooled(&w, &dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for r in runs {
-        let o = r.wait_with_output().unwrap();
-        let (out, err) = text(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "overlapped or blocked: {out}{err}"
-        );
+    for (out, err, code) in at_once(&w, &dir, 2) {
+        assert_eq!(code, Some(0), "overlapped or blocked: {out}{err}");
     }
     assert!(
         started.elapsed() < Duration::from_secs(50),
