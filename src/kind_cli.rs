@@ -45,6 +45,16 @@ pub const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most output of `kind version` kindproof reads.
 const MAX_OUTPUT: u64 = 64 * 1024;
 
+/// The installed kind's release (`0.33.0`), for version gates; `None` when it cannot be told.
+pub fn installed_release() -> Option<crate::version::Version> {
+    let k = installed_version().ok().flatten()?;
+    Some(crate::version::Version::new(
+        k.major.into(),
+        k.minor.into(),
+        k.patch.into(),
+    ))
+}
+
 /// The installed kind's version; `Ok(None)` when no kind binary is installed. `kind version`
 /// runs in its own process group, is killed (with anything it started) after
 /// [`VERSION_TIMEOUT`], and dies with kindproof if kindproof is killed meanwhile.

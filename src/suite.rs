@@ -35,7 +35,7 @@ use crate::runner::providers::{kind::KindShapes, named::NamedKind, pool::Pooled}
 use crate::runner::reporter::{Event, Reporter, Reporters};
 use crate::runner::reporters::terminal::Terminal;
 use crate::runner::run::Settings;
-use crate::scenario::model::{GateOn, Scenario, Variant};
+use crate::scenario::model::{Scenario, Variant};
 use crate::version::Version;
 
 /// Scenarios loaded and checked, with the kind rules they were checked by.
@@ -101,10 +101,7 @@ impl Suite {
 
     /// What this host offers (Docker is asked whether the node image is local).
     pub async fn env(&self) -> Env {
-        let kind = crate::kind_cli::installed_version()
-            .ok()
-            .flatten()
-            .map(|k| Version::new(k.major.into(), k.minor.into(), k.patch.into()));
+        let kind = crate::kind_cli::installed_release();
         let node_image = match BollardEngine::connect().await {
             Ok(e) => node_image(&e, None).await.ok(),
             Err(_) => None,
@@ -149,17 +146,8 @@ impl<'s> Case<'s> {
                     .into(),
             );
         }
-        for gate in &self.variant().when {
-            let (have, what) = match gate.what {
-                GateOn::Kind => (env.kind.as_ref(), "kind"),
-                GateOn::Kubernetes => (env.kubernetes.as_ref(), "kubernetes"),
-            };
-            if !have.is_some_and(|h| gate.holds(h)) {
-                let have = have.map_or_else(|| "unknown".into(), |v| v.to_string());
-                return Some(format!("needs {what} {}; this host has {have}", gate.text));
-            }
-        }
-        None
+        self.variant()
+            .unmet_gate(env.kind.as_ref(), env.kubernetes.as_ref(), "this host")
     }
 
     /// Run it on `target`: its report, as the CLI prints it (on stdout as it runs). The first
@@ -192,17 +180,9 @@ impl<'s> Case<'s> {
         match target {
             Target::Pool => {
                 let pool = crate::pool::Pool::from_env()?;
-                // Shapes idle past their TTL go first (whoever comes next cleans up).
-                let expired = crate::runner::providers::pool::KindMaker {
-                    engine: &engine,
-                    make: None,
-                };
-                if let Err(e) = pool.prune(&expired, false).await {
-                    events.emit(&Event::Notice(format!("pool: pruning idle clusters: {e}")));
-                }
-                drive
-                    .run(&Pooled::new(&engine, version, None, wait, pool))
-                    .await?
+                let pooled = Pooled::new(&engine, version, None, wait, pool);
+                pooled.prune_expired(&events).await;
+                drive.run(&pooled).await?
             }
             Target::Fresh => {
                 let image = None;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cluster::kind::{
     ClusterError, Created, check_kind, check_provider, cluster_name, node_image,
 };
-use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, prepare};
+use crate::cluster::lifecycle::{delete_recorded, kind_provider, mark_kept};
 use crate::cluster::nodes::kind_nodes;
 use crate::cluster::state::{self, pid_alive, state_base};
 use crate::commands::ports::usable_config;
@@ -15,6 +15,9 @@ use crate::docker::api::Engine;
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
 use crate::labels::{MANAGED, PID, RUN_ID, new_run_id};
+use crate::runner::cleanup::Cleanup;
+use crate::runner::providers::kind::{DELETE_BOUND, Make, make};
+use crate::runner::reporter::{Event, Reporter, Reporters};
 use crate::signals::Signals;
 
 pub struct UpArgs {
@@ -24,9 +27,6 @@ pub struct UpArgs {
     pub wait: Duration,
     pub export_kubeconfig: bool,
 }
-
-/// How often `up` creates its cluster anew when a host port it was given is taken meanwhile.
-const PORT_ATTEMPTS: usize = 3;
 
 pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let mut signals = Signals::listen()?;
@@ -51,59 +51,45 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
     let engine = BollardEngine::connect().await?;
     let image = node_image(&engine, args.image.as_deref()).await?;
     let base = state_base();
-    let kind = kind_provider(&engine);
-    // A host port picked and released can be taken by Docker's own random pick before kind
-    // binds it: then the ports are picked again (kind removed what it half made).
-    let mut attempt = 1;
-    let (created, resolution) = loop {
-        let (req, resolution) = prepare(
-            &engine,
-            Prepare {
-                config: &loaded.cluster,
-                version,
-                name: &name,
-                image: image.clone(),
-                run_id: &run_id,
-                keep: true,
-                wait: args.wait,
-            },
-        )
-        .await?;
-        let cluster_dir = req.dir.clone();
-        crate::errln!(
-            "kindproof: creating kind cluster {name} (node image {})",
-            req.image
-        );
-        let created = tokio::select! {
-            created = kind.create(&req) => created,
-            _ = signals.recv() => {
-                // Dropping the create future killed kind; it does not clean up after itself.
-                crate::errln!("kindproof: interrupted: deleting cluster {name}");
-                let deleted = signals
-                    .cleanup_or_abort(kind.delete(&name, Some(&cluster_dir.join("kubeconfig"))))
-                    .await;
-                let _ = state::remove(&base, &name);
-                deleted?;
-                return Err(AppError::Interrupted);
+    // The run's way of making a cluster (ports picked again when Docker took one meanwhile),
+    // with up's own lines on stderr.
+    let events = Reporters::new(vec![Box::new(UpLines {
+        image: image.clone(),
+    })]);
+    let cleanup = Cleanup::new();
+    let make_it = make(
+        &engine,
+        Make {
+            config: &loaded.cluster,
+            config_file: &args.config,
+            version,
+            name: &name,
+            image,
+            run_id: &run_id,
+            wait: args.wait,
+            wait_ready: false,
+        },
+        &events,
+        Some(&cleanup),
+    );
+    let (created, token) = tokio::select! {
+        made = make_it => made?,
+        _ = signals.recv() => {
+            // Dropping the create future killed kind; it does not clean up after itself.
+            crate::errln!("kindproof: interrupted: deleting cluster {name}");
+            let left = signals.cleanup_or_abort(cleanup.run(DELETE_BOUND)).await;
+            if let Some(l) = left.into_iter().next() {
+                return Err(AppError::Environment(l.to_string()));
             }
-        };
-        match created {
-            Ok(c) => break (c, resolution),
-            Err(e) => {
-                let _ = state::remove(&base, &name);
-                if attempt < PORT_ATTEMPTS && e.to_string().contains("port is already allocated") {
-                    crate::errln!(
-                        "kindproof: a host port of {name} was taken meanwhile: picking again (attempt {} of {PORT_ATTEMPTS})",
-                        attempt + 1
-                    );
-                    attempt += 1;
-                    continue;
-                }
-                return Err(e.into());
-            }
+            return Err(AppError::Interrupted);
         }
     };
-    drop(resolution);
+    // Made: it stays until `down` (and `clean` leaves it).
+    if let Some(t) = token {
+        cleanup.forget(t);
+    }
+    mark_kept(&base, &name)?;
+    let kind = kind_provider(&engine);
     if args.export_kubeconfig {
         kind.export_kubeconfig(&name).await?;
     }
@@ -114,6 +100,25 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         );
     }
     Ok(())
+}
+
+/// `up`'s lines while it makes the cluster.
+struct UpLines {
+    image: String,
+}
+
+impl Reporter for UpLines {
+    fn event(&self, e: &Event<'_>) -> Result<(), AppError> {
+        match e {
+            Event::ClusterCreating { name, .. } => crate::errln!(
+                "kindproof: creating kind cluster {name} (node image {})",
+                self.image
+            ),
+            Event::Notice(n) => crate::errln!("kindproof: {n}"),
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// What `up` prints: how to reach the cluster and what its nodes publish.

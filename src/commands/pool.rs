@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::cluster::kind::{check_kind, check_provider, node_image};
 use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
-use crate::pool::{Pool, shape_key, state::unix_now};
+use crate::pool::{Pool, shape_of, state::unix_now};
 use crate::runner::providers::kind::Make;
 use crate::runner::providers::pool::KindMaker;
 use crate::runner::reporter::Reporters;
@@ -125,9 +125,7 @@ pub async fn run(action: Action) -> Result<(), AppError> {
             let run_id = crate::labels::new_run_id();
             for file in configs {
                 let loaded = super::ports::usable_config(&file, version)?;
-                let text = crate::input::read_text(&file)
-                    .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-                let key = shape_key(&text, &image, &version.to_string());
+                let key = shape_of(&file, &image, &version.to_string())?;
                 let maker = KindMaker {
                     engine: &engine,
                     make: Some((

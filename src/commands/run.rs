@@ -16,9 +16,8 @@ use crate::kind_cli::rules_version;
 use crate::pool::Pool;
 use crate::runner::drive::{Drive, Tally};
 use crate::runner::plan::{Group, Partition, choose, group};
-use crate::runner::providers::pool::{KindMaker, Pooled};
+use crate::runner::providers::pool::Pooled;
 use crate::runner::providers::{existing::Existing, kind::KindShapes, named::NamedKind};
-use crate::runner::reporter::Event;
 use crate::runner::reporters::standard;
 use crate::runner::run::Settings;
 use crate::signals::Signals;
@@ -107,16 +106,10 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             drive.run(&Existing { engine, cluster }).await
         }
         (None, None) if args.pool => {
-            let pool = Pool::from_env()?;
-            // Shapes idle past their TTL go first (whoever comes next cleans up).
-            let expired = KindMaker { engine, make: None };
-            if let Err(e) = pool.prune(&expired, false).await {
-                events.emit(&Event::Notice(format!("pool: pruning idle clusters: {e}")));
-            }
             let (image, wait) = (args.image, args.wait);
-            drive
-                .run(&Pooled::new(engine, version, image, wait, pool))
-                .await
+            let pooled = Pooled::new(engine, version, image, wait, Pool::from_env()?);
+            pooled.prune_expired(&events).await;
+            drive.run(&pooled).await
         }
         (None, None) => {
             let (image, wait) = (args.image, args.wait);

@@ -141,6 +141,14 @@ pub fn shape_key(config: &str, image: &str, kind_version: &str) -> String {
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The key of the shape a kind config file makes with `image` under kind `version`'s rules
+/// (the file's text as written: the same file is the same shape).
+pub fn shape_of(config_file: &Path, image: &str, version: &str) -> Result<String, AppError> {
+    let text =
+        crate::input::read_text(config_file).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+    Ok(shape_key(&text, image, version))
+}
+
 /// The cluster name of shape `key` in the registry at `dir` (two registries on one Docker
 /// host, two users say, never share a name).
 pub fn cluster_name(dir: &Path, key: &str) -> String {

@@ -60,10 +60,7 @@ impl Settings {
     /// kept only where someone can look at it, the kind gates use the installed kind.
     pub fn detect(jobs: usize, keep: bool, verbose: bool, artifacts: Option<PathBuf>) -> Self {
         use std::io::IsTerminal;
-        let kind_version = crate::kind_cli::installed_version()
-            .ok()
-            .flatten()
-            .map(|k| Version::new(k.major.into(), k.minor.into(), k.patch.into()));
+        let kind_version = crate::kind_cli::installed_release();
         Self {
             jobs: jobs.max(1),
             keep,

@@ -21,7 +21,7 @@ use crate::cluster::provider::{ClusterHandle, Node};
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::{pods, teardown};
 use crate::probe_image::image_name;
-use crate::scenario::model::{Action, GateOn, Scenario, Variant};
+use crate::scenario::model::{Action, Scenario, Variant};
 use crate::version::Version;
 
 /// How long teardown waits for the objects holding cluster-wide numbers to go.
@@ -91,21 +91,12 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
 
     /// The first gate of `v` this run does not meet, as a skip.
     fn gated(&self, s: &Scenario, v: &Variant) -> Option<VariantReport> {
-        for gate in &v.when {
-            let (have, what) = match gate.what {
-                GateOn::Kind => (self.kind_version.as_ref(), "kind"),
-                GateOn::Kubernetes => (self.server_version.as_ref(), "kubernetes"),
-            };
-            if !have.is_some_and(|h| gate.holds(h)) {
-                let have = have.map_or_else(|| "unknown".into(), |v| v.to_string());
-                return Some(skipped(
-                    s,
-                    v,
-                    format!("needs {what} {}; this run has {have}", gate.text),
-                ));
-            }
-        }
-        None
+        let why = v.unmet_gate(
+            self.kind_version.as_ref(),
+            self.server_version.as_ref(),
+            "this run",
+        )?;
+        Some(skipped(s, v, why))
     }
 
     /// Read every node again after `v` restarted or paused one (its ports may have moved).

@@ -82,6 +82,29 @@ impl Scenario {
     }
 }
 
+impl Variant {
+    /// The first version gate that `kind` and `kubernetes` (as this run or host has them; `None`
+    /// when unknown) do not meet, as a reason: `needs kind >=0.22; this run has 0.21.0`.
+    pub fn unmet_gate(
+        &self,
+        kind: Option<&crate::version::Version>,
+        kubernetes: Option<&crate::version::Version>,
+        who: &str,
+    ) -> Option<String> {
+        self.when.iter().find_map(|gate| {
+            let (have, what) = match gate.what {
+                GateOn::Kind => (kind, "kind"),
+                GateOn::Kubernetes => (kubernetes, "kubernetes"),
+            };
+            if have.is_some_and(|h| gate.holds(h)) {
+                return None;
+            }
+            let have = have.map_or_else(|| "unknown".into(), |v| v.to_string());
+            Some(format!("needs {what} {}; {who} has {have}", gate.text))
+        })
+    }
+}
+
 impl Gate {
     /// Whether version `v` (as the server or tool states it, pre-release included) meets
     /// the gate.

@@ -10,16 +10,14 @@ use super::super::cluster_backend::ClusterBackend;
 use super::super::plan::Group;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
 use super::super::reporter::{Event, Reporters};
-use super::{cluster_backend, load_into_kind, refresh_kind};
-use crate::cluster::kind::{cluster_name, node_image};
+use super::{cluster_backend, load_into_kind, refresh_kind, wait_ready};
+use crate::cluster::kind::{Created, cluster_name, node_image};
 use crate::cluster::lifecycle::{Prepare, delete_recorded, kind_provider, mark_kept, prepare};
 use crate::cluster::provider::{ClusterHandle, Node, from_kind};
 use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 use crate::kind_config::version::KindVersion;
-use crate::kube_ops::client::Kube;
-use crate::kube_ops::pods::wait_nodes_ready;
 use crate::scenario::model::Scenario;
 
 /// How often a cluster is created anew when a host port it was given is taken meanwhile.
@@ -95,7 +93,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
         )
         .await?;
         Ok(Acquired {
-            handle: made.0,
+            handle: handle_of(&made.0),
             owned: made.1,
         })
     }
@@ -140,6 +138,22 @@ pub struct Make<'a> {
     pub wait_ready: bool,
 }
 
+/// What a run sees of a kind cluster kind just made.
+pub fn handle_of(created: &Created) -> ClusterHandle {
+    ClusterHandle {
+        name: created.name.clone(),
+        kubeconfig: created.kubeconfig.clone(),
+        context: Some(format!("kind-{}", created.name)),
+        nodes: created
+            .nodes
+            .iter()
+            .map(|n| from_kind(n, &created.network))
+            .collect(),
+        provider: state::KIND_PROVIDER,
+        network: Some(created.network.clone()),
+    }
+}
+
 /// Make kind cluster `m.name`: host ports resolved and reserved, the cluster created, and
 /// picked again when Docker took a port meanwhile (up to 3 times). With `cleanup`, the
 /// cluster is on that stack before kind runs (a stop that cuts the create short leaves it
@@ -149,7 +163,7 @@ pub async fn make<'p, E: Engine>(
     m: Make<'_>,
     events: &Reporters,
     cleanup: Option<&Cleanup<'p>>,
-) -> Result<(ClusterHandle, Option<Token>), AppError> {
+) -> Result<(Created, Option<Token>), AppError> {
     let name = m.name;
     // Docker hands out random host ports (hostPort -1, other jobs' containers) from the
     // range kindproof picks in: a port picked and released can be taken before kind binds
@@ -184,17 +198,7 @@ pub async fn make<'p, E: Engine>(
         let made = async {
             let created = kind_provider(engine).create(&req).await?;
             if m.wait_ready {
-                let kube = Kube::connect(&created.kubeconfig, None)
-                    .await
-                    .map_err(crate::cluster::kind::ClusterError::from)?;
-                wait_nodes_ready(
-                    &kube,
-                    created.nodes.len(),
-                    m.wait,
-                    Duration::from_millis(500),
-                )
-                .await
-                .map_err(crate::cluster::kind::ClusterError::from)?;
+                wait_ready(&created.kubeconfig, created.nodes.len(), m.wait).await?;
             }
             Ok::<_, AppError>(created)
         }
@@ -202,21 +206,7 @@ pub async fn make<'p, E: Engine>(
         // The reservations end here: kind has bound the ports, or failed to.
         drop(resolution);
         match made {
-            Ok(created) => {
-                let handle = ClusterHandle {
-                    name: created.name.clone(),
-                    kubeconfig: created.kubeconfig.clone(),
-                    context: Some(format!("kind-{}", created.name)),
-                    nodes: created
-                        .nodes
-                        .iter()
-                        .map(|n| from_kind(n, &created.network))
-                        .collect(),
-                    provider: state::KIND_PROVIDER,
-                    network: Some(created.network.clone()),
-                };
-                return Ok((handle, token));
-            }
+            Ok(created) => return Ok((created, token)),
             Err(e) => {
                 // Created but never Ready (or half made): it must not stay behind.
                 match (cleanup, token) {

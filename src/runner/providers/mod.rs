@@ -1,7 +1,8 @@
 //! The cluster providers a run can use (see [`super::provider::ClusterProvider`]): `kind`
 //! creates a cluster per shape, `named` borrows a kind cluster by name (`--cluster`),
-//! `existing` borrows whatever a kubeconfig reaches (`--kubeconfig`). What two of them share
-//! (the real backend, loading images into kind nodes) is here.
+//! `existing` borrows whatever a kubeconfig reaches (`--kubeconfig`), `pool` leases one from
+//! the host-wide pool. What several of them share (the real backend, a kind cluster's handle,
+//! waiting for its nodes, loading images into them, reading a node again) is here.
 
 pub mod existing;
 pub mod kind;
@@ -12,7 +13,7 @@ use super::cluster_backend::ClusterBackend;
 use super::provider::Session;
 use crate::cluster::kind_network::network_name;
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{ClusterHandle, Node, reread};
+use crate::cluster::provider::{ClusterHandle, Node, from_kind, reread};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 use crate::labels::for_run;
@@ -33,6 +34,47 @@ pub(crate) fn cluster_backend<'e, E: Engine>(
         run_id: session.run_id,
         live: session.live,
     }
+}
+
+/// Kind cluster `name` as Docker has it now: its nodes, with their addresses on kind's network.
+pub(crate) async fn kind_handle<E: Engine>(
+    engine: &E,
+    name: &str,
+    kubeconfig: std::path::PathBuf,
+    context: Option<String>,
+) -> Result<ClusterHandle, AppError> {
+    let network = network_name();
+    let nodes = kind_nodes(engine, name).await?;
+    Ok(ClusterHandle {
+        name: name.to_string(),
+        kubeconfig,
+        context,
+        nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
+        provider: crate::cluster::state::KIND_PROVIDER,
+        network: Some(network),
+    })
+}
+
+/// Wait until the `nodes` nodes of the cluster `kubeconfig` reaches are Ready (kind's `--wait`
+/// covers the control plane only; scenarios pin pods to workers).
+pub(crate) async fn wait_ready(
+    kubeconfig: &std::path::Path,
+    nodes: usize,
+    wait: std::time::Duration,
+) -> Result<(), AppError> {
+    use crate::cluster::kind::ClusterError;
+    let kube = crate::kube_ops::client::Kube::connect(kubeconfig, None)
+        .await
+        .map_err(ClusterError::from)?;
+    crate::kube_ops::pods::wait_nodes_ready(
+        &kube,
+        nodes,
+        wait,
+        std::time::Duration::from_millis(500),
+    )
+    .await
+    .map_err(ClusterError::from)?;
+    Ok(())
 }
 
 /// A kind node as Docker has it now (its ports can move when it restarts).

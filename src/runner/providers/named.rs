@@ -7,12 +7,11 @@ use std::path::PathBuf;
 use super::super::cleanup::Cleanup;
 use super::super::cluster_backend::ClusterBackend;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
-use super::{cluster_backend, load_into_kind, refresh_kind};
+use super::{cluster_backend, kind_handle, load_into_kind, refresh_kind};
 use crate::cluster::image_load::LoadError;
-use crate::cluster::kind_network::network_name;
 use crate::cluster::lifecycle::delete_recorded;
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{ClusterHandle, Node, from_kind};
+use crate::cluster::provider::{ClusterHandle, Node};
 use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
@@ -60,17 +59,9 @@ impl<E: Engine> ClusterProvider for NamedKind<'_, E> {
     }
 
     async fn acquire<'p>(&'p self, _: &Shape<'_>, _: &Cleanup<'p>) -> Result<Acquired, AppError> {
-        let network = network_name();
-        let nodes = kind_nodes(self.engine, &self.name).await?;
+        let (kubeconfig, context) = (self.kubeconfig(), self.context.clone());
         Ok(Acquired {
-            handle: ClusterHandle {
-                name: self.name.clone(),
-                kubeconfig: self.kubeconfig(),
-                context: self.context.clone(),
-                nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
-                provider: state::KIND_PROVIDER,
-                network: Some(network),
-            },
+            handle: kind_handle(self.engine, &self.name, kubeconfig, context).await?,
             owned: None,
         })
     }

@@ -13,17 +13,16 @@ use super::super::cluster_backend::ClusterBackend;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
 use super::super::reporter::Reporters;
 use super::kind::{Make, make};
-use super::{cluster_backend, load_into_kind, refresh_kind};
+use super::{cluster_backend, kind_handle, load_into_kind, refresh_kind, wait_ready};
 use crate::cluster::kind::node_image;
-use crate::cluster::kind_network::network_name;
 use crate::cluster::lifecycle::{delete_recorded, mark_kept};
 use crate::cluster::nodes::kind_nodes;
-use crate::cluster::provider::{ClusterHandle, Node, from_kind};
+use crate::cluster::provider::{ClusterHandle, Node};
 use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 use crate::kind_config::version::KindVersion;
-use crate::pool::{Hold, Holder, Lease, Maker, Pool, ShapeState, shape_key};
+use crate::pool::{Hold, Holder, Lease, Maker, Pool, ShapeState, shape_of};
 
 pub struct Pooled<'e, E: Engine> {
     pub engine: &'e E,
@@ -52,6 +51,24 @@ impl<'e, E: Engine> Pooled<'e, E> {
             pool,
             leases: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Delete the pool's shapes idle past their TTL first (whoever comes next cleans up); a
+    /// failure to is a notice, not the run's.
+    pub async fn prune_expired(&self, events: &Reporters) {
+        let expired = KindMaker {
+            engine: self.engine,
+            make: None,
+        };
+        if let Err(e) = self.pool.prune(&expired, false).await {
+            events.emit(&super::super::reporter::Event::Notice(format!(
+                "pool: pruning idle clusters: {e}"
+            )));
+        }
+    }
+
+    fn image_of<'a>(&'a self, g: &'a super::super::plan::Group) -> Option<&'a str> {
+        self.image.as_deref().or(g.image.as_deref())
     }
 
     fn lease(&self, cluster: &str) -> Option<Arc<Lease>> {
@@ -83,14 +100,14 @@ impl<E: Engine> Maker for KindMaker<'_, E> {
             ..m.clone()
         };
         let (config, image) = (m.config_file.display().to_string(), m.image.clone());
-        let (handle, _) = make(self.engine, m, events, None).await?;
+        let (created, _) = make(self.engine, m, events, None).await?;
         // The pool owns it now: `clean` and a run's sweep leave it; `pool prune` deletes it.
         mark_kept(&state_base(), &name)?;
         let now = crate::pool::state::unix_now();
         Ok(ShapeState {
             key: key.to_string(),
             cluster: name,
-            kubeconfig: handle.kubeconfig,
+            kubeconfig: created.kubeconfig,
             config,
             image,
             created: now,
@@ -154,11 +171,7 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
     }
 
     async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
-        node_image(
-            self.engine,
-            self.image.as_deref().or(shape.group.image.as_deref()),
-        )
-        .await?;
+        node_image(self.engine, self.image_of(shape.group)).await?;
         Ok(())
     }
 
@@ -170,10 +183,8 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
         let g = shape.group;
         let first = &shape.scenarios[g.picks[0].scenario];
         let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-        let image = node_image(self.engine, self.image.as_deref().or(g.image.as_deref())).await?;
-        let text = crate::input::read_text(&spec.config_file)
-            .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        let key = shape_key(&text, &image, &self.version.to_string());
+        let image = node_image(self.engine, self.image_of(g)).await?;
+        let key = shape_of(&spec.config_file, &image, &self.version.to_string())?;
         let maker = KindMaker {
             engine: self.engine,
             make: Some((
@@ -199,31 +210,12 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
                 )));
         }
         let s = &lease.state;
+        let context = Some(format!("kind-{}", s.cluster));
+        let handle = kind_handle(self.engine, &s.cluster, s.kubeconfig.clone(), context).await?;
         if shape.need.api && !lease.created {
             // Made by a run that needed no API server: its nodes may not be Ready yet.
-            let kube = crate::kube_ops::client::Kube::connect(&s.kubeconfig, None)
-                .await
-                .map_err(crate::cluster::kind::ClusterError::from)?;
-            let nodes = kind_nodes(self.engine, &s.cluster).await?.len();
-            crate::kube_ops::pods::wait_nodes_ready(
-                &kube,
-                nodes,
-                self.wait,
-                Duration::from_millis(500),
-            )
-            .await
-            .map_err(crate::cluster::kind::ClusterError::from)?;
+            wait_ready(&s.kubeconfig, handle.nodes.len(), self.wait).await?;
         }
-        let network = network_name();
-        let nodes = kind_nodes(self.engine, &s.cluster).await?;
-        let handle = ClusterHandle {
-            name: s.cluster.clone(),
-            kubeconfig: s.kubeconfig.clone(),
-            context: Some(format!("kind-{}", s.cluster)),
-            nodes: nodes.iter().map(|n| from_kind(n, &network)).collect(),
-            provider: state::KIND_PROVIDER,
-            network: Some(network),
-        };
         self.leases
             .lock()
             .unwrap_or_else(|e| e.into_inner())
