@@ -297,7 +297,7 @@ pub async fn run(
     out
 }
 
-fn summary(
+pub(crate) fn summary(
     t: &Target,
     address: Option<SocketAddr>,
     proto: Proto,

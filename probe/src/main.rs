@@ -10,6 +10,7 @@ mod identity;
 mod out;
 mod serve;
 mod signals;
+mod stream;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,14 +20,18 @@ use identity::Identity;
 
 const USAGE: &str = "usage: kindproof-probe MODE [flags]
   serve   [--tcp PORT]... [--http PORT]... [--udp PORT]... [--address IP] [--quiet]
+          [--drain DURATION]  (on SIGTERM keep serving for DURATION, then exit 0)
   bind    --address HOST:PORT [--quiet] [--check]  (--check: report and exit, do not serve)
   dns     --name NAME [--once | --until-resolved [--deadline 120s] | --for DURATION]
           [--interval 20ms] [--timeout 2s] [--type A|AAAA]
   connect --target HOST:PORT [--target ...] --count N [--concurrency C] [--timeout 2s]
           [--proto tcp|http]   (HOST: an IP, or a name resolved where the probe runs)
+  connect --target HOST:PORT [--target ...] --interval 50ms (--for DURATION | --until-signal)
+          [--timeout 2s] [--proto tcp|http]   (streams one JSON line per attempt)
   version
 Exit codes: 0 done, 1 the probed thing failed (bind failed, name never resolved), 2 usage.
-SIGTERM, SIGINT, SIGHUP: exit at once (0 for serve and a serving bind, else 128 + signal).";
+SIGTERM, SIGINT, SIGHUP: exit at once (0 for serve and a serving bind, else 128 + signal);
+serve --drain D: SIGTERM starts D of serving on, then exit 0 (SIGINT and SIGHUP: at once).";
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -57,7 +62,11 @@ fn run(argv: &[String]) -> Result<i32, String> {
     match mode.as_str() {
         "serve" => {
             let f = Flags::parse(rest, &["quiet"])?;
-            f.only(&["tcp", "http", "udp", "address", "quiet"])?;
+            f.only(&["tcp", "http", "udp", "address", "quiet", "drain"])?;
+            let drain = f.duration("drain", Duration::ZERO)?;
+            if !drain.is_zero() {
+                signals::drain_on_sigterm(drain);
+            }
             let ip: std::net::IpAddr = f.parsed("address", std::net::IpAddr::from([0, 0, 0, 0]))?;
             let mut endpoints = Vec::new();
             for (flag, kind) in [
@@ -146,8 +155,17 @@ fn run(argv: &[String]) -> Result<i32, String> {
             })
         }
         "connect" => {
-            let f = Flags::parse(rest, &[])?;
-            f.only(&["target", "count", "concurrency", "timeout", "proto"])?;
+            let f = Flags::parse(rest, &["until-signal"])?;
+            f.only(&[
+                "target",
+                "count",
+                "concurrency",
+                "timeout",
+                "proto",
+                "interval",
+                "for",
+                "until-signal",
+            ])?;
             let targets = f
                 .all("target")
                 .iter()
@@ -156,17 +174,41 @@ fn run(argv: &[String]) -> Result<i32, String> {
             if targets.is_empty() {
                 return Err("connect needs at least one --target".into());
             }
-            let count: u64 = f.parsed("count", 0)?;
-            if count == 0 {
-                return Err("connect needs --count N (N ≥ 1)".into());
-            }
-            let concurrency: usize = f.parsed("concurrency", 16)?;
-            let timeout = f.duration("timeout", Duration::from_secs(2))?;
             let proto = match f.one("proto").as_deref() {
                 None | Some("tcp") => connect::Proto::Tcp,
                 Some("http") => connect::Proto::Http,
                 Some(p) => return Err(format!("--proto must be tcp or http, got {p:?}")),
             };
+            let timeout = f.duration("timeout", Duration::from_secs(2))?;
+            if let Some(interval) = f.one("interval") {
+                let interval = args::duration(&interval)?;
+                if interval.is_zero() {
+                    return Err("--interval must be more than 0".into());
+                }
+                let until = match (f.one("for"), f.has("until-signal")) {
+                    (Some(d), false) => Some(args::duration(&d)?),
+                    (None, true) => None,
+                    _ => {
+                        return Err(
+                            "--interval needs exactly one of --for DURATION and --until-signal"
+                                .into(),
+                        );
+                    }
+                };
+                if f.one("count").is_some() || f.one("concurrency").is_some() {
+                    return Err("--count and --concurrency do not go with --interval".into());
+                }
+                runtime()?.block_on(stream::run(&targets, interval, until, timeout, proto));
+                return Ok(0);
+            }
+            if f.one("for").is_some() || f.has("until-signal") {
+                return Err("--for and --until-signal need --interval".into());
+            }
+            let count: u64 = f.parsed("count", 0)?;
+            if count == 0 {
+                return Err("connect needs --count N (N ≥ 1)".into());
+            }
+            let concurrency: usize = f.parsed("concurrency", 16)?;
             runtime()?.block_on(connect::run(&targets, count, concurrency, timeout, proto));
             Ok(0)
         }

@@ -15,6 +15,37 @@ pub const DNS_SUMMARY: &str = "dns-summary";
 /// The event of a bind's outcome (`bind`).
 pub const BIND: &str = "bind";
 
+/// The first line of a streaming `connect` (`--for`, `--until-signal`): when it began.
+pub const STREAM: &str = "stream";
+/// The event of one attempt of a streaming `connect`, printed as it ends.
+pub const ATTEMPT: &str = "attempt";
+
+/// The first line of a streaming `connect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStart {
+    /// Wall-clock milliseconds since the Unix epoch when the stream began: every attempt's
+    /// `t_ms` counts from here.
+    pub epoch_ms: u64,
+    pub interval_ms: f64,
+    pub targets: Vec<String>,
+}
+
+/// One attempt of a streaming `connect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The target as given.
+    pub target: String,
+    /// When the attempt started, in ms since the stream began.
+    pub t_ms: f64,
+    /// `answered`, `refused`, `timeout`, `closed`, `bad-answer` or `error`.
+    pub outcome: String,
+    /// Who answered (for `answered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// How long the attempt took, in ms.
+    pub latency_ms: f64,
+}
+
 /// One target's tally from `kindproof-probe connect`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConnectSummary {
@@ -80,5 +111,10 @@ mod tests {
         assert_eq!(s.backends["pod-a"], 1);
         let b: BindRecord = serde_json::from_str(r#"{"address":"1.2.3.4:5","ok":true}"#).unwrap();
         assert!(b.ok && b.errno.is_none());
+        let a: AttemptRecord = serde_json::from_str(
+            r#"{"time":"x","event":"attempt","target":"a:1","t_ms":20.5,"outcome":"answered","backend":"pod-a","latency_ms":0.4}"#,
+        )
+        .unwrap();
+        assert_eq!((a.t_ms, a.backend.as_deref()), (20.5, Some("pod-a")));
     }
 }
