@@ -4,6 +4,7 @@
 //! does all the polling (`runner::eventually`); nothing here does I/O.
 
 pub mod dns;
+pub mod during;
 pub mod endpoints;
 pub mod field;
 pub mod pod;

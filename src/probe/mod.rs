@@ -6,6 +6,7 @@
 pub mod bind;
 pub mod connect;
 pub mod dns;
+pub mod timeline;
 
 use std::time::Duration;
 
