@@ -8,6 +8,11 @@ use serde_json::{Map, Value};
 
 /// Print `fields` as one JSON line with `time` and `event` first.
 pub fn emit(event: &str, fields: Value) {
+    let _ = try_emit(event, fields);
+}
+
+/// [`emit`], saying whether the line was written (a closed stdout: nobody reads any more).
+pub fn try_emit(event: &str, fields: Value) -> std::io::Result<()> {
     let mut obj = Map::new();
     obj.insert(
         "time".into(),
@@ -18,13 +23,22 @@ pub fn emit(event: &str, fields: Value) {
         obj.extend(rest);
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", Value::Object(obj));
-    let _ = out.flush();
+    writeln!(out, "{}", Value::Object(obj))?;
+    out.flush()
 }
 
 /// Print `record` (a type of the shared protocol) as one JSON line, with the probe's own
 /// `extra` fields after it (readers ignore those).
 pub fn emit_record<T: serde::Serialize>(event: &str, record: &T, extra: Value) {
+    let _ = try_emit_record(event, record, extra);
+}
+
+/// [`emit_record`], saying whether the line was written.
+pub fn try_emit_record<T: serde::Serialize>(
+    event: &str,
+    record: &T,
+    extra: Value,
+) -> std::io::Result<()> {
     let mut fields = match serde_json::to_value(record) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -32,7 +46,7 @@ pub fn emit_record<T: serde::Serialize>(event: &str, record: &T, extra: Value) {
     if let Value::Object(rest) = extra {
         fields.extend(rest);
     }
-    emit(event, Value::Object(fields));
+    try_emit(event, Value::Object(fields))
 }
 
 /// `2026-11-22T14:05:09.123Z`.

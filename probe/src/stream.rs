@@ -3,7 +3,8 @@
 //! who answered, how long it took), so that a reader builds a timeline while the probe runs.
 //! An attempt does not wait for the one before it: a dropped SYN does not delay the next tick.
 //! With `--for` it ends after D, once the attempts in flight have ended, with one summary per
-//! target; on a termination signal it ends at once (every line already printed is whole).
+//! target; on a termination signal, or once its output is closed, it ends at once (every line
+//! already printed is whole).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,7 +16,7 @@ use tokio::time::MissedTickBehavior;
 use kindproof_probe::protocol::{ATTEMPT, AttemptRecord, STREAM, StreamStart};
 
 use crate::connect::{AnswerCache, Outcome, Proto, Tally, Target, attempt, summary};
-use crate::out::{emit_record, millis};
+use crate::out::{emit_record, millis, try_emit_record};
 
 /// The protocol's name of an outcome class.
 pub fn class(o: &Outcome) -> &'static str {
@@ -75,7 +76,7 @@ pub async fn run(
                     Err(e) => Outcome::Error(e),
                 };
                 let latency = begun.elapsed();
-                emit_record(
+                let written = try_emit_record(
                     ATTEMPT,
                     &AttemptRecord {
                         target: text,
@@ -92,6 +93,10 @@ pub async fn run(
                         _ => json!({}),
                     },
                 );
+                // Nobody reads any more (a pod exec whose stream was closed): done.
+                if written.is_err() {
+                    std::process::exit(0);
+                }
                 (i, o, latency)
             });
         }

@@ -45,8 +45,10 @@ pub fn reobserve(a: &Assertion, repeatable: impl Fn(&str) -> bool) -> Reobserve<
         }
         // The result of a bind (or any) probe step: run it again until it holds.
         Assertion::Result { step, .. } if repeatable(step) => Reobserve::Probe(step, Settle::ONCE),
-        Assertion::Routing { .. } | Assertion::Dns { .. } | Assertion::Result { .. } => {
-            Reobserve::Once
-        }
+        // A window of a timeline is judged once, when it is complete.
+        Assertion::Routing { .. }
+        | Assertion::Dns { .. }
+        | Assertion::Result { .. }
+        | Assertion::During(_) => Reobserve::Once,
     }
 }

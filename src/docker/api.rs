@@ -213,4 +213,35 @@ pub trait Engine: Send + Sync {
         tag: &str,
         changes: &[String],
     ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    /// Take `container` off `network` (forced, as `docker network disconnect -f`).
+    fn disconnect_network(
+        &self,
+        _network: &str,
+        _container: &str,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        async {
+            Err(DockerError::Unsupported(
+                "no network disconnect here".into(),
+            ))
+        }
+    }
+    /// Put `container` on `network`, with the addresses given (those it had).
+    fn connect_network(
+        &self,
+        _network: &str,
+        _container: &str,
+        _ipv4: Option<&str>,
+        _ipv6: Option<&str>,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        async { Err(DockerError::Unsupported("no network connect here".into())) }
+    }
+    /// A running container's stdout as it is written, until the container ends.
+    fn follow_stdout(
+        &self,
+        _id: &str,
+    ) -> futures_util::stream::BoxStream<'static, Result<Bytes, DockerError>> {
+        Box::pin(futures_util::stream::once(async {
+            Err(DockerError::Unsupported("no log stream here".into()))
+        }))
+    }
 }

@@ -37,6 +37,9 @@ pub enum DockerError {
         #[source]
         source: std::io::Error,
     },
+    /// What this engine (a test's stand-in) does not do.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl DockerError {

@@ -196,6 +196,78 @@ pub async fn exec(
     })
 }
 
+/// Run `command` in a pod's first container and pass its output (stdout, then stderr, as it
+/// comes) to `out` until it ends or nobody reads.
+pub async fn exec_streaming(
+    kube: &Kube,
+    namespace: &str,
+    pod: &str,
+    command: &[String],
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Result<(), KubeError> {
+    let target = format!("{namespace}/{pod}");
+    let api: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    let params = AttachParams::default()
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let mut attached = api
+        .exec(pod, command.to_vec(), &params)
+        .await
+        .map_err(KubeError::from_kube("exec in pod", target.clone()))?;
+    let pass = |r: Option<_>, out: tokio::sync::mpsc::Sender<Vec<u8>>| async move {
+        let Some(mut r) = r else { return };
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = AsyncReadExt::read(&mut r, &mut buf).await {
+            if n == 0 || out.send(buf[..n].to_vec()).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(
+        pass(attached.stdout(), out.clone()),
+        pass(attached.stderr(), out)
+    );
+    attached.join().await.map_err(|e| KubeError::Request {
+        operation: "exec in pod",
+        target,
+        detail: e.to_string(),
+    })
+}
+
+/// Delete the pods of `namespace` that `selector` matches, with grace period 0 (as a crash
+/// would end them); their names.
+pub async fn kill(kube: &Kube, namespace: &str, selector: &str) -> Result<Vec<String>, KubeError> {
+    let api: Api<Pod> = Api::namespaced(kube.client.clone(), namespace);
+    let target = format!("{namespace} pods {selector}");
+    let list = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(KubeError::from_kube("list pods", target.clone()))?;
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
+    let mut killed = Vec::new();
+    for p in list.items {
+        let Some(name) = p.metadata.name else {
+            continue;
+        };
+        match api.delete(&name, &now).await {
+            Ok(_) => killed.push(name),
+            // Gone already: killed all the same.
+            Err(kube::Error::Api(s)) if s.code == 404 => killed.push(name),
+            Err(e) => {
+                return Err(KubeError::from_kube(
+                    "delete pod",
+                    format!("{namespace}/{name}"),
+                )(e));
+            }
+        }
+    }
+    Ok(killed)
+}
+
 /// Create namespace `name` carrying run `run_id`'s labels.
 pub async fn create_namespace(kube: &Kube, name: &str, run_id: &str) -> Result<(), KubeError> {
     let api: Api<Namespace> = Api::all(kube.client.clone());

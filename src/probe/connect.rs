@@ -33,6 +33,33 @@ pub fn args(
     args
 }
 
+/// The command line of a background connect probe: an attempt per target every `interval`,
+/// for at most `bound` (it is stopped sooner).
+pub fn stream_args(
+    targets: &[String],
+    interval: Duration,
+    per_connection: Duration,
+    http: bool,
+    bound: Duration,
+) -> Vec<String> {
+    let mut args = vec!["connect".to_string()];
+    for t in targets {
+        args.push("--target".into());
+        args.push(t.clone());
+    }
+    args.extend([
+        "--interval".into(),
+        format!("{}ms", interval.as_secs_f64() * 1000.0),
+        "--for".into(),
+        format!("{}s", bound.as_secs().clamp(1, 86_400)),
+        "--timeout".into(),
+        ms(per_connection),
+        "--proto".into(),
+        if http { "http" } else { "tcp" }.into(),
+    ]);
+    args
+}
+
 /// Every `connect-summary` line, in target order.
 pub fn decode(stdout: &str) -> Result<Vec<ConnectSummary>, String> {
     let out: Vec<ConnectSummary> = events(stdout, CONNECT_SUMMARY)

@@ -23,6 +23,8 @@ pub enum Mode {
     Connect,
     Dns,
     Bind,
+    /// A background connect probe.
+    Stream,
 }
 
 impl Mode {
@@ -31,11 +33,13 @@ impl Mode {
             ProbeSpec::Connect { .. } => Mode::Connect,
             ProbeSpec::Dns { .. } => Mode::Dns,
             ProbeSpec::Bind { .. } => Mode::Bind,
+            ProbeSpec::Stream { .. } => Mode::Stream,
         }
     }
 }
 
-/// The probe's command line for `p` (a step of `timeout`), templates resolved with `resolve`.
+/// The probe's command line for `p` (a step of `timeout`; for a background probe, the longest
+/// it may run), templates resolved with `resolve`.
 pub fn args(
     p: &ProbeSpec,
     timeout: Duration,
@@ -66,6 +70,22 @@ pub fn args(
             ..
         } => dns::args(&resolve(name)?, *interval, until, timeout),
         ProbeSpec::Bind { address, .. } => bind::args(&resolve(address)?),
+        ProbeSpec::Stream {
+            targets,
+            interval,
+            per_connection,
+            http,
+            ..
+        } => connect::stream_args(
+            &targets
+                .iter()
+                .map(&resolve)
+                .collect::<Result<Vec<_>, _>>()?,
+            *interval,
+            *per_connection,
+            *http,
+            timeout,
+        ),
     })
 }
 
@@ -77,7 +97,7 @@ pub fn repeatable(p: &ProbeSpec) -> bool {
         ProbeSpec::Dns {
             until: DnsUntil::Resolved | DnsUntil::For(_),
             ..
-        }
+        } | ProbeSpec::Stream { .. }
     )
 }
 

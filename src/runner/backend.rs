@@ -64,6 +64,51 @@ pub struct Ran {
     pub stderr: String,
 }
 
+/// A background probe's output as it is printed.
+#[derive(Debug)]
+pub struct Streaming {
+    /// Its stdout line by line; closed once the probe has ended.
+    pub lines: tokio::sync::mpsc::Receiver<String>,
+    /// What [`Backend::end_stream`] stops.
+    pub handle: StreamHandle,
+}
+
+/// Which background probe to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamHandle {
+    /// A local process (SIGTERM).
+    Process(u32),
+    /// A probe container (removed).
+    Container(String),
+    /// An exec in a pod: the stream is closed (the probe ends on its next write) — the id
+    /// of the reading task, for the backend.
+    Exec(u64),
+    /// A fake backend's stream.
+    Fake(u64),
+}
+
+/// A fault the backend applies in a node (through an exec in it), and can undo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeFault {
+    Netem {
+        delay: Duration,
+        jitter: Duration,
+        /// Percent.
+        loss: f64,
+        /// `None`: the interface holding the node's address.
+        interface: Option<String>,
+    },
+    NetemClear {
+        interface: Option<String>,
+    },
+    StopKubelet,
+    StartKubelet,
+}
+
+fn unsupported(what: &str) -> BackendError {
+    BackendError::Unsupported(format!("this backend cannot {what}"))
+}
+
 pub trait Backend: Send + Sync {
     fn apply(
         &self,
@@ -152,6 +197,52 @@ pub trait Backend: Send + Sync {
         namespace: &str,
         deadline: Duration,
     ) -> impl Future<Output = Result<Ran, BackendError>> + Send;
+    /// Start `kindproof-probe <args>` at `site` in the background: its lines as printed.
+    fn probe_stream(
+        &self,
+        _site: &ProbeSite,
+        _args: &[String],
+        _namespace: &str,
+    ) -> impl Future<Output = Result<Streaming, BackendError>> + Send {
+        async { Err(unsupported("run background probes")) }
+    }
+    /// Stop a background probe; its lines end once it has.
+    fn end_stream(
+        &self,
+        _handle: &StreamHandle,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async { Ok(()) }
+    }
+    /// Cut `node` off the cluster's Docker network (kept to be undone if the run is cut).
+    fn disconnect_node(
+        &self,
+        _node: &Node,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async { Err(unsupported("disconnect nodes")) }
+    }
+    /// Put `node` back on the network with the address it had; the node as it is now.
+    fn reconnect_node(
+        &self,
+        _node: &Node,
+    ) -> impl Future<Output = Result<Node, BackendError>> + Send {
+        async { Err(unsupported("reconnect nodes")) }
+    }
+    /// Apply (or undo) a fault in `node`; what its command printed.
+    fn node_fault(
+        &self,
+        _node: &Node,
+        _fault: &NodeFault,
+    ) -> impl Future<Output = Result<Ran, BackendError>> + Send {
+        async { Err(unsupported("change a node's network or kubelet")) }
+    }
+    /// Delete the pods `selector` matches in `namespace` with grace period 0; their names.
+    fn kill_pods(
+        &self,
+        _namespace: &str,
+        _selector: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send {
+        async { Err(unsupported("kill pods")) }
+    }
 }
 
 /// A backend borrowed is a backend (a provider may hand out one it owns).
@@ -249,5 +340,32 @@ impl<B: Backend> Backend for &B {
         deadline: Duration,
     ) -> Result<Ran, BackendError> {
         (**self).probe(site, args, namespace, deadline).await
+    }
+    async fn probe_stream(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        namespace: &str,
+    ) -> Result<Streaming, BackendError> {
+        (**self).probe_stream(site, args, namespace).await
+    }
+    async fn end_stream(&self, handle: &StreamHandle) -> Result<(), BackendError> {
+        (**self).end_stream(handle).await
+    }
+    async fn disconnect_node(&self, node: &Node) -> Result<(), BackendError> {
+        (**self).disconnect_node(node).await
+    }
+    async fn reconnect_node(&self, node: &Node) -> Result<Node, BackendError> {
+        (**self).reconnect_node(node).await
+    }
+    async fn node_fault(&self, node: &Node, fault: &NodeFault) -> Result<Ran, BackendError> {
+        (**self).node_fault(node, fault).await
+    }
+    async fn kill_pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<String>, BackendError> {
+        (**self).kill_pods(namespace, selector).await
     }
 }

@@ -246,6 +246,8 @@ pub fn holding(
         let why = match &step.action {
             Action::RestartNode(n) => Some(format!("restarts node {}", n.0)),
             Action::PauseNode { node, .. } => Some(format!("pauses node {}", node.0)),
+            // A fault affects everyone on the cluster.
+            Action::Fault(f) => Some(f.describe()),
             Action::Patch { target, .. } => {
                 let kind = &target.kind.0;
                 if CLUSTER_SCOPED.contains(&kind.as_str()) {

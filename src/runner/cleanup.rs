@@ -116,27 +116,115 @@ async fn bounded(what: String, step: Step<'_>, bound: Duration) -> Result<(), Le
     }
 }
 
-/// Things created and removed many times over (probe containers): the ids alive now, which
-/// one cleanup step removes at the end.
+/// Things created and removed many times over, alive now: probe containers (ids), local
+/// background probes (pids), and faults in force with what restores them. One cleanup step
+/// per cluster ends whatever is left.
 #[derive(Debug, Clone, Default)]
-pub struct Live(std::sync::Arc<Mutex<std::collections::BTreeSet<String>>>);
+pub struct Live(std::sync::Arc<Mutex<Alive>>);
+
+#[derive(Debug, Default)]
+struct Alive {
+    ids: std::collections::BTreeSet<String>,
+    pids: std::collections::BTreeSet<u32>,
+    /// Background probes by exec in a pod: the tasks reading them.
+    execs: std::collections::BTreeMap<u64, tokio::task::AbortHandle>,
+    /// By key (`network <container>`), in the order applied.
+    restores: Vec<(String, Restore)>,
+}
+
+/// How to undo a fault from outside the variant (the run was cut short).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// Put a container back on a network with its addresses.
+    Reconnect {
+        network: String,
+        container: String,
+        ipv4: Option<String>,
+        ipv6: Option<String>,
+    },
+    /// Run a command in a container.
+    Exec {
+        container: String,
+        command: Vec<String>,
+    },
+}
 
 impl Live {
-    fn ids(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+    fn alive(&self) -> std::sync::MutexGuard<'_, Alive> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn add(&self, id: &str) {
-        self.ids().insert(id.to_string());
+        self.alive().ids.insert(id.to_string());
     }
 
     pub fn remove(&self, id: &str) {
-        self.ids().remove(id);
+        self.alive().ids.remove(id);
     }
 
     /// Every id alive now, forgotten here.
     pub fn drain(&self) -> Vec<String> {
-        std::mem::take(&mut *self.ids()).into_iter().collect()
+        std::mem::take(&mut self.alive().ids).into_iter().collect()
+    }
+
+    pub fn add_pid(&self, pid: u32) {
+        self.alive().pids.insert(pid);
+    }
+
+    /// Whether `pid` is still one of ours (and running): only then may it be signalled.
+    pub fn has_pid(&self, pid: u32) -> bool {
+        self.alive().pids.contains(&pid)
+    }
+
+    pub fn remove_pid(&self, pid: u32) {
+        self.alive().pids.remove(&pid);
+    }
+
+    /// End every local background probe and pod exec still running (SIGTERM; closed).
+    pub fn end_streams(&self) {
+        let mut a = self.alive();
+        for pid in std::mem::take(&mut a.pids) {
+            // SAFETY: a pid of our own child not reaped yet (its reader removes it after
+            // `wait`, under this same lock).
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        }
+        for (_, t) in std::mem::take(&mut a.execs) {
+            t.abort();
+        }
+    }
+
+    pub fn add_exec(&self, n: u64, task: tokio::task::AbortHandle) {
+        self.alive().execs.insert(n, task);
+    }
+
+    /// End the reading of exec `n`: its stream closes, and the probe ends on its next write.
+    pub fn end_exec(&self, n: u64) {
+        if let Some(t) = self.alive().execs.remove(&n) {
+            t.abort();
+        }
+    }
+
+    /// A fault in force under `key`; applied again, it keeps its first restore.
+    pub fn hold(&self, key: &str, restore: Restore) {
+        let mut a = self.alive();
+        if !a.restores.iter().any(|(k, _)| k == key) {
+            a.restores.push((key.to_string(), restore));
+        }
+    }
+
+    /// The fault under `key` was undone.
+    pub fn undone(&self, key: &str) {
+        self.alive().restores.retain(|(k, _)| k != key);
+    }
+
+    /// Every fault still in force, newest first, forgotten here.
+    pub fn drain_restores(&self) -> Vec<Restore> {
+        let mut v: Vec<Restore> = std::mem::take(&mut self.alive().restores)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        v.reverse();
+        v
     }
 }
 

@@ -319,6 +319,39 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
         }
     }
 
+    async fn probe_stream(
+        &self,
+        site: &ProbeSite,
+        args: &[String],
+        ns: &str,
+    ) -> Result<super::backend::Streaming, BackendError> {
+        self.stream_probe(site, args, ns).await
+    }
+
+    async fn end_stream(&self, handle: &super::backend::StreamHandle) -> Result<(), BackendError> {
+        self.stop_stream(handle).await
+    }
+
+    async fn disconnect_node(&self, node: &Node) -> Result<(), BackendError> {
+        self.cut_off(node).await
+    }
+
+    async fn reconnect_node(&self, node: &Node) -> Result<Node, BackendError> {
+        self.put_back(node).await
+    }
+
+    async fn node_fault(
+        &self,
+        node: &Node,
+        fault: &super::backend::NodeFault,
+    ) -> Result<Ran, BackendError> {
+        self.in_node(node, fault).await
+    }
+
+    async fn kill_pods(&self, ns: &str, selector: &str) -> Result<Vec<String>, BackendError> {
+        Ok(pods::kill(self.kube()?, ns, selector).await?)
+    }
+
     async fn kind_create(
         &self,
         config_file: &std::path::Path,

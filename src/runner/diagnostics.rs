@@ -2,7 +2,8 @@
 //! the report, the probe results and the resolved ports; when there is an API server, the
 //! namespace's events, pods as stored with their logs (current and previous), EndpointSlices,
 //! Services and the CoreDNS Corefile; from each node (kind), `iptables-save` and
-//! `conntrack -L`; and the run's log lines (`kindproof.log`). Every piece that cannot be had is noted in its file, never fatal.
+//! `conntrack -L`; every background probe's timeline (`timeline-<id>.jsonl`); and the run's
+//! log lines (`kindproof.log`). Every piece that cannot be had is noted in its file, never fatal.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,15 @@ pub async fn collect<B: Backend>(
     let dir = root.join(&report.scenario).join(&report.variant);
     write(&dir.join("report.txt"), &variant_text(report, true));
     write(&dir.join("probes.json"), &json(&report.probes));
+    // Every attempt of every background probe, one JSON line each.
+    for (id, t) in &report.timelines {
+        let mut lines = Vec::new();
+        let _ = t.write_jsonl(&mut lines);
+        write(
+            &dir.join(format!("timeline-{id}.jsonl")),
+            &String::from_utf8_lossy(&lines),
+        );
+    }
     write(&dir.join("ports.json"), &json(&nodes));
     // The run's log lines so far, libraries' included (they never reach the terminal).
     write(&dir.join("kindproof.log"), &crate::logs::kept_text());

@@ -56,6 +56,12 @@ pub(super) struct State {
     pub probes: BTreeMap<String, ProbeRun>,
     pub nodes: BTreeMap<String, Node>,
     pub disruptions: Vec<Disruption>,
+    /// Background probes by step id, running or stopped.
+    pub background: BTreeMap<String, super::engine_background::Background>,
+    /// When each step with an id started and ended.
+    pub times: BTreeMap<String, (SystemTime, SystemTime)>,
+    /// Faults in force, oldest first.
+    pub faults: Vec<super::engine_fault::Applied>,
 }
 
 /// A probe step as it ran (see `engine_probe`): enough to run it again.
@@ -106,9 +112,14 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
             .insert(short_name(&cx.cluster, &n.name).to_string(), n.clone());
     }
     let steps = run.steps(&cx.variant.steps, false).await;
-    // Cleanup runs whatever happened (a stop included), newest first, each step on its own.
+    // Cleanup runs whatever happened (a stop included), newest first, each step on its own;
+    // before it, background probes stop and faults still in force are undone.
     run.finishing = true;
-    let mut cleanup = Vec::new();
+    run.stop_all_background().await;
+    let mut cleanup = run.undo_faults(HANG_GRACE * 6).await;
+    if let Some(tell) = cx.on_step {
+        cleanup.iter().for_each(tell);
+    }
     for step in cx.variant.cleanup.iter().rev() {
         let report = run.step(step).await;
         if let Some(tell) = cx.on_step {
@@ -147,6 +158,12 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         steps,
         cleanup,
         probes: run.probes(),
+        timelines: run
+            .state
+            .background
+            .iter()
+            .map(|(id, b)| (id.clone(), b.snapshot()))
+            .collect(),
         diagnostics: None,
         kubernetes: None,
     }
@@ -164,6 +181,9 @@ impl<'a, B: Backend> Run<'a, B> {
         }
         for (id, s) in &self.state.bind {
             out.insert(id.clone(), serde_json::to_value(s).unwrap_or_default());
+        }
+        for (id, b) in &self.state.background {
+            out.insert(id.clone(), b.report());
         }
         out
     }
@@ -215,6 +235,7 @@ impl<'a, B: Backend> Run<'a, B> {
 
     async fn step(&mut self, step: &Step) -> StepReport {
         let started = Instant::now();
+        let began = SystemTime::now();
         // Waits and assertions end at their own deadline with the last value they saw; the
         // outer bound only catches a call that hangs.
         let bound = match step.action {
@@ -234,11 +255,11 @@ impl<'a, B: Backend> Run<'a, B> {
             () = stop.wait(), if cut => Status::broken("interrupted: the run was stopped by a signal"),
         };
         if let Some(id) = &step.id {
-            self.state
-                .outputs
-                .entry(id.clone())
-                .or_default()
-                .insert("time".into(), rfc3339(SystemTime::now()));
+            let ended = SystemTime::now();
+            let o = self.state.outputs.entry(id.clone()).or_default();
+            o.insert("time".into(), rfc3339(began));
+            o.insert("end".into(), rfc3339(ended));
+            self.state.times.insert(id.clone(), (began, ended));
         }
         let extra = std::mem::take(&mut self.extra);
         let duration = started.elapsed();
@@ -421,6 +442,8 @@ impl<'a, B: Backend> Run<'a, B> {
                 Status::Passed
             }
             Action::Assert(a) => self.eventually(a, step.timeout).await?,
+            Action::Stop(id) => self.stop_background(id).await?,
+            Action::Fault(f) => self.fault(f).await?,
         })
     }
 

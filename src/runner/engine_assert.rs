@@ -30,6 +30,14 @@ impl<B: Backend> Run<'_, B> {
             Assertion::Result { step, .. } => {
                 crate::assert::result::observed(self.state.outputs.get(step))
             }
+            Assertion::During(d) => self
+                .state
+                .background
+                .get(&d.probe)
+                .and_then(|b| b.windows.last())
+                .and_then(|w| w["summary"].as_str())
+                .unwrap_or_default()
+                .to_string(),
             Assertion::Field { .. } | Assertion::Pod { .. } | Assertion::Endpoints { .. } => {
                 String::new()
             }
@@ -41,6 +49,7 @@ impl<B: Backend> Run<'_, B> {
         let ns = self.cx.namespace.clone();
         let resolve = |t: &Template| self.resolve(t);
         match a {
+            Assertion::During(d) => self.during(d).await,
             Assertion::Field {
                 target,
                 path,

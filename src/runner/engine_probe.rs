@@ -14,8 +14,11 @@ use crate::scenario::model::*;
 
 impl<B: Backend> Run<'_, B> {
     pub(super) async fn probe(&mut self, step: &Step, p: &ProbeSpec) -> Result<Status, Status> {
+        if let ProbeSpec::Stream { .. } = p {
+            return self.start_background(step, p).await;
+        }
         let started = rfc3339(SystemTime::now());
-        let run = self.probe_command(step, p)?;
+        let run = self.probe_command(step, p, step.timeout)?;
         let id = step.id.clone().unwrap_or_else(|| step.name.clone());
         let ran = self
             .backend
@@ -95,16 +98,24 @@ impl<B: Backend> Run<'_, B> {
                 let r = probe::bind::decode(&ran.stdout).map_err(Status::broken)?;
                 self.state.bind.insert(id, r);
             }
+            // Read as it streams (engine_background), never kept whole.
+            Mode::Stream => {}
         }
         Ok(())
     }
 
-    /// Where `p` runs and its command line, resolved now.
-    fn probe_command(&self, step: &Step, p: &ProbeSpec) -> Result<ProbeRun, Status> {
+    /// Where `p` runs and its command line (for at most `bound`), resolved now.
+    pub(super) fn probe_command(
+        &self,
+        step: &Step,
+        p: &ProbeSpec,
+        bound: Duration,
+    ) -> Result<ProbeRun, Status> {
         let from = match p {
             ProbeSpec::Connect { from, .. }
             | ProbeSpec::Dns { from, .. }
-            | ProbeSpec::Bind { from, .. } => from,
+            | ProbeSpec::Bind { from, .. }
+            | ProbeSpec::Stream { from, .. } => from,
         };
         let site = match from {
             From::Host => ProbeSite::Host,
@@ -113,7 +124,7 @@ impl<B: Backend> Run<'_, B> {
         };
         Ok(ProbeRun {
             site,
-            args: probe::args(p, step.timeout, |t| self.resolve(t))?,
+            args: probe::args(p, bound, |t| self.resolve(t))?,
             kind: Mode::of(p),
             timeout: step.timeout,
             at: Instant::now(),

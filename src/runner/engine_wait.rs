@@ -214,10 +214,7 @@ fn stale_pod(p: &Value, d: &Disruption) -> String {
     format!(
         "{}'s status predates the end of the {} of {}",
         p["metadata"]["name"].as_str().unwrap_or("?"),
-        match d.what {
-            fresh::DisruptionKind::Restart => "restart",
-            fresh::DisruptionKind::Pause => "pause",
-        },
+        d.what.word(),
         d.node
     )
 }

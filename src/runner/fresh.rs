@@ -23,13 +23,19 @@ pub struct Disruption {
 pub enum DisruptionKind {
     Restart,
     Pause,
+    /// Cut off the network, then put back.
+    Disconnect,
+    /// Its kubelet stopped, then started.
+    Kubelet,
 }
 
 impl DisruptionKind {
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Self::Restart => "restart",
             Self::Pause => "pause",
+            Self::Disconnect => "disconnection",
+            Self::Kubelet => "kubelet stop",
         }
     }
 }
@@ -107,13 +113,13 @@ pub fn pod_evidence(
             d.node
         ));
     }
-    // A paused node's containers were frozen, not restarted: once its kubelet is back (it
-    // renewed its lease), the status it had is current again.
-    if d.what == DisruptionKind::Pause
+    // A paused (or cut off, or kubelet-less) node's containers were not restarted: once its
+    // kubelet is back (it renewed its lease), the status it had is current again.
+    if d.what != DisruptionKind::Restart
         && let Some(t) = lease_renewed.filter(|t| after(*t, d))
     {
         return Some(format!(
-            "{name}: the kubelet of {} renewed its lease at {} (after the pause ended at {ended})",
+            "{name}: the kubelet of {} renewed its lease at {} (after the {what} ended at {ended})",
             d.node,
             stamp(t)
         ));

@@ -100,6 +100,9 @@ pub struct VariantReport {
     /// What each probe step observed, by step id (connect tallies, dns summaries, bind records).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub probes: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Every background probe's timeline, by step id (for the diagnostics bundle).
+    #[serde(skip)]
+    pub timelines: std::collections::BTreeMap<String, crate::probe::timeline::Timeline>,
     /// Where the diagnostics bundle of a variant that did not pass was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<String>,
@@ -127,6 +130,7 @@ impl VariantReport {
             steps: Vec::new(),
             cleanup: Vec::new(),
             probes: Default::default(),
+            timelines: Default::default(),
             diagnostics: None,
             kubernetes: None,
         }

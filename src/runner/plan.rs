@@ -158,7 +158,8 @@ pub fn needs(v: &Variant) -> Needs {
                 let from = match p {
                     ProbeSpec::Connect { from, .. }
                     | ProbeSpec::Dns { from, .. }
-                    | ProbeSpec::Bind { from, .. } => from,
+                    | ProbeSpec::Bind { from, .. }
+                    | ProbeSpec::Stream { from, .. } => from,
                 };
                 match from {
                     From::Host => n.host_probe = true,
@@ -168,10 +169,23 @@ pub fn needs(v: &Variant) -> Needs {
             }
             Action::Assert(
                 Assertion::Field { .. } | Assertion::Pod { .. } | Assertion::Endpoints { .. },
-            ) => n.api = true,
+            )
+            | Action::Fault(Fault::KillPods { .. }) => n.api = true,
             // Listed one by one: a new action or assertion must say what it needs.
             Action::Assert(
-                Assertion::Routing { .. } | Assertion::Dns { .. } | Assertion::Result { .. },
+                Assertion::Routing { .. }
+                | Assertion::Dns { .. }
+                | Assertion::Result { .. }
+                | Assertion::During(_),
+            )
+            | Action::Stop(_)
+            | Action::Fault(
+                Fault::Disconnect(_)
+                | Fault::Reconnect(_)
+                | Fault::Netem { .. }
+                | Fault::NetemClear(_)
+                | Fault::StopKubelet(_)
+                | Fault::StartKubelet(_),
             )
             | Action::Sleep(_)
             | Action::Exec {

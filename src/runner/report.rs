@@ -231,6 +231,7 @@ mod tests {
             steps,
             cleanup: vec![],
             probes: Default::default(),
+            timelines: Default::default(),
             diagnostics: None,
             kubernetes: Some("v1.36.2".into()),
         };

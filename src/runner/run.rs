@@ -283,12 +283,19 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
             Some(k) => server_version(k).await,
             None => None,
         };
-        // Probe containers the backend starts are removed by it; any a stop cut off, here.
+        // Probe containers the backend starts are removed by it, and faults undone by the
+        // variant; any a stop cut off, here (faults first: the cluster may outlive the run).
         let live = Live::default();
         let containers = {
             let (engine, live) = (self.engine, live.clone());
             self.cleanup
                 .push(format!("probe containers on {}", handle.name), async move {
+                    live.end_streams();
+                    for r in live.drain_restores() {
+                        super::cluster_faults::restore(engine, &r)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
                     for id in live.drain() {
                         engine
                             .remove_container(&id)

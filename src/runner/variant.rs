@@ -21,7 +21,7 @@ use crate::cluster::provider::{ClusterHandle, Node};
 use crate::kube_ops::client::Kube;
 use crate::kube_ops::{pods, teardown};
 use crate::probe_image::image_name;
-use crate::scenario::model::{Action, Scenario, Variant};
+use crate::scenario::model::{Action, Fault, Scenario, Variant};
 use crate::version::Version;
 
 /// How long teardown waits for the objects holding cluster-wide numbers to go.
@@ -124,9 +124,14 @@ fn skipped(s: &Scenario, v: &Variant, reason: String) -> VariantReport {
 
 /// Whether `v` restarts or pauses a node.
 fn disrupts_nodes(v: &Variant) -> bool {
-    all_steps(v)
-        .iter()
-        .any(|s| matches!(s.action, Action::RestartNode(_) | Action::PauseNode { .. }))
+    all_steps(v).iter().any(|s| {
+        matches!(
+            s.action,
+            Action::RestartNode(_)
+                | Action::PauseNode { .. }
+                | Action::Fault(Fault::Disconnect(_) | Fault::Reconnect(_))
+        )
+    })
 }
 
 /// Free what `held` holds now and let the namespace go; a failure to free is the variant's.

@@ -15,6 +15,8 @@ use crate::yaml::{LocatedError, Position};
 
 mod action;
 mod assert;
+mod during;
+mod fault;
 mod manifest;
 mod probe;
 
@@ -326,6 +328,14 @@ impl<'a> Converter<'a> {
             ("probe", r.probe.is_some()),
             ("assert", r.assert.is_some()),
             ("kind-create", r.kind_create.is_some()),
+            ("stop", r.stop.is_some()),
+            ("disconnect-node", r.disconnect_node.is_some()),
+            ("reconnect-node", r.reconnect_node.is_some()),
+            ("netem", r.netem.is_some()),
+            ("netem-clear", r.netem_clear.is_some()),
+            ("stop-kubelet", r.stop_kubelet.is_some()),
+            ("start-kubelet", r.start_kubelet.is_some()),
+            ("kill-pods", r.kill_pods.is_some()),
         ];
         if !self.exactly_one(at.clone(), field, "a step", &actions) {
             return None;
@@ -344,7 +354,26 @@ impl<'a> Converter<'a> {
             None => default_timeout,
         };
         let finally = self.steps(&r.finally, &format!("{field}.finally"), known, user, true);
-        let id = r.id.as_ref().map(|id| {
+        let probe_id = r.probe.as_ref().and_then(|p| p.id.as_ref());
+        if let (Some(_), Some(p)) = (&r.id, probe_id) {
+            self.err(
+                pos(self.file, p),
+                &format!("{field}.probe.id"),
+                "the step has an id already: give the probe's id once",
+            );
+        }
+        let background = matches!(action, Action::Probe(ProbeSpec::Stream { .. }));
+        if background && r.id.is_none() && probe_id.is_none() {
+            self.err(
+                at.clone(),
+                &format!("{field}.id"),
+                "a background probe needs an id: stop and assert.during name it",
+            );
+        }
+        if let Action::Stop(p) = &action {
+            known.stopped.insert(p.clone());
+        }
+        let id = r.id.as_ref().or(probe_id).map(|id| {
             if known.steps.contains_key(&id.value) {
                 self.err(
                     pos(self.file, id),
@@ -355,6 +384,9 @@ impl<'a> Converter<'a> {
             known
                 .steps
                 .insert(id.value.clone(), outputs(&action).iter().copied().collect());
+            if background {
+                known.background.insert(id.value.clone());
+            }
             id.value.clone()
         });
         Some(Step {
@@ -410,6 +442,8 @@ pub fn known_for(
         nodes: nodes.clone(),
         ports: ports.clone(),
         steps: BTreeMap::new(),
+        background: BTreeSet::new(),
+        stopped: BTreeSet::new(),
     }
 }
 

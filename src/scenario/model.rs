@@ -12,9 +12,8 @@ use crate::field_path::FieldPath;
 use crate::kind_config::model::Cluster as KindCluster;
 use crate::yaml::Position;
 
-/// A string that may hold `${…}` references, resolved just before its step runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template(pub String);
+pub use super::model_faults::{During, DuringCheck, Fault};
+pub use super::template::Template;
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -209,6 +208,9 @@ pub enum Action {
         config_file: PathBuf,
         version: crate::kind_config::version::KindVersion,
     },
+    /// Stop background probe step `.0`.
+    Stop(String),
+    Fault(Fault),
 }
 
 /// What a `delete` step deletes.
@@ -265,6 +267,14 @@ pub enum ProbeSpec {
         from: From,
         address: Template,
     },
+    /// A background connect probe: one attempt per target every `interval` until stopped.
+    Stream {
+        from: From,
+        targets: Vec<Template>,
+        interval: Duration,
+        per_connection: Duration,
+        http: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,6 +316,7 @@ pub enum Assertion {
         ready: Option<u32>,
         nodes: Option<Vec<Template>>,
     },
+    During(During),
 }
 
 /// How long an observed assertion must hold before it passes: `rounds` consecutive holding
@@ -425,14 +436,14 @@ pub enum ResultCheck {
 /// Outputs each kind of step has (`${steps.<id>.<output>}`).
 pub fn outputs(action: &Action) -> &'static [&'static str] {
     match action {
-        Action::Apply { .. } | Action::Patch { .. } | Action::Delete(_) => {
-            &["time", "exitCode", "stdout", "stderr", "reason", "message"]
-        }
+        Action::Apply { .. } | Action::Patch { .. } | Action::Delete(_) => &[
+            "time", "end", "exitCode", "stdout", "stderr", "reason", "message",
+        ],
         Action::Exec { .. } | Action::KindCreate { .. } => {
-            &["time", "exitCode", "stdout", "stderr"]
+            &["time", "end", "exitCode", "stdout", "stderr"]
         }
-        Action::Probe(_) => &["time", "started"],
-        _ => &["time"],
+        Action::Probe(_) => &["time", "end", "started"],
+        _ => &["time", "end"],
     }
 }
 

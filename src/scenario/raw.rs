@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::kind_config::model::S;
 
 pub use super::raw_checks::*;
+pub use super::raw_faults::*;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -150,6 +151,30 @@ pub struct Step {
     pub assert: Option<Assert>,
     #[serde(rename = "kind-create")]
     pub kind_create: Option<KindCreate>,
+    /// Stop a background probe.
+    pub stop: Option<StopProbe>,
+    /// Cut a node off kind's Docker network (undone by `reconnect-node` or at the end).
+    #[serde(rename = "disconnect-node")]
+    #[schemars(with = "Option<String>")]
+    pub disconnect_node: Option<S<String>>,
+    /// Put a node back on kind's Docker network, with its address.
+    #[serde(rename = "reconnect-node")]
+    #[schemars(with = "Option<String>")]
+    pub reconnect_node: Option<S<String>>,
+    pub netem: Option<Netem>,
+    /// Remove a node's netem (delay, loss).
+    #[serde(rename = "netem-clear")]
+    #[schemars(with = "Option<String>")]
+    pub netem_clear: Option<S<String>>,
+    /// `systemctl stop kubelet` in a node (undone by `start-kubelet` or at the end).
+    #[serde(rename = "stop-kubelet")]
+    #[schemars(with = "Option<String>")]
+    pub stop_kubelet: Option<S<String>>,
+    #[serde(rename = "start-kubelet")]
+    #[schemars(with = "Option<String>")]
+    pub start_kubelet: Option<S<String>>,
+    #[serde(rename = "kill-pods")]
+    pub kill_pods: Option<KillPods>,
 }
 
 /// Ask kind to create a cluster from a config as written (no port resolution), judged by the

@@ -34,6 +34,14 @@ pub struct ObjectRef {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Probe {
+    /// Names the probe (the same as the step's `id`; give one or the other).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub id: Option<S<String>>,
+    /// Keep probing across the steps that follow, until `stop: {probe: <id>}` or the
+    /// variant's end, recording every attempt (connect, with `interval`).
+    #[serde(default)]
+    pub background: bool,
     pub connect: Option<ConnectProbe>,
     pub dns: Option<DnsProbe>,
     pub bind: Option<BindProbe>,
@@ -61,6 +69,11 @@ pub struct ConnectProbe {
     /// `tcp` (default): an identity line; `http`: an HTTP GET.
     #[serde(default)]
     pub proto: Option<Proto>,
+    /// For a background probe: one attempt per target this often, e.g. `50ms` (at least
+    /// 1ms); `count` and `concurrency` do not apply.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub interval: Option<S<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -99,6 +112,7 @@ pub struct Assert {
     pub dns: Option<DnsAssert>,
     pub result: Option<ResultAssert>,
     pub endpoints: Option<EndpointsAssert>,
+    pub during: Option<super::raw_faults::DuringAssert>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

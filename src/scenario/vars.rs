@@ -68,6 +68,9 @@ pub struct Known {
     pub ports: BTreeSet<(String, String)>,
     /// Step ids defined so far, with their outputs.
     pub steps: BTreeMap<String, BTreeSet<&'static str>>,
+    /// The background probe steps so far, and those of them stopped.
+    pub background: BTreeSet<String>,
+    pub stopped: BTreeSet<String>,
 }
 
 impl Known {

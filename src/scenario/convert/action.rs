@@ -232,6 +232,15 @@ impl Converter<'_> {
                 label,
             ));
         }
+        if let Some(s) = &r.stop {
+            let a = self.stop(s, field, known);
+            let label = format!("stop probe {}", s.probe.value);
+            return Some((a, t.probe, label));
+        }
+        if let Some(f) = self.fault(r, at, field, known) {
+            let (a, label) = f?;
+            return Some((a, t.node, label));
+        }
         if let Some(a) = &r.assert {
             return self
                 .assertion(a, at, &format!("{field}.assert"), known)

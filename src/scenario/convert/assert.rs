@@ -29,9 +29,13 @@ impl Converter<'_> {
             ("dns", a.dns.is_some()),
             ("result", a.result.is_some()),
             ("endpoints", a.endpoints.is_some()),
+            ("during", a.during.is_some()),
         ];
         if !self.exactly_one(at.clone(), field, "an assert", &kinds) {
             return None;
+        }
+        if let Some(d) = &a.during {
+            return self.during(d, at, &format!("{field}.during"), known);
         }
         if let Some(f) = &a.field {
             let fld = format!("{field}.field");
@@ -152,6 +156,7 @@ impl Converter<'_> {
         if let Some(r) = &a.routing {
             let fld = format!("{field}.routing");
             let probe = self.step_ref(&r.probe, &format!("{fld}.probe"), known);
+            self.not_background(&r.probe, &format!("{fld}.probe"), known);
             let target = self.tpl(&r.target, &format!("{fld}.target"), known);
             let mut checks = Vec::new();
             let list = |cx: &mut Self, l: &Option<Vec<S<String>>>, name: &str| {
@@ -211,6 +216,7 @@ impl Converter<'_> {
         if let Some(d) = &a.dns {
             let fld = format!("{field}.dns");
             let probe = self.step_ref(&d.probe, &format!("{fld}.probe"), known);
+            self.not_background(&d.probe, &format!("{fld}.probe"), known);
             let since = d
                 .since
                 .as_ref()

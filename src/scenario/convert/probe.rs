@@ -3,6 +3,63 @@
 use super::*;
 
 impl Converter<'_> {
+    /// A background connect probe: an interval instead of a count.
+    #[allow(clippy::too_many_arguments)]
+    fn stream(
+        &mut self,
+        c: &raw::ConnectProbe,
+        from: From,
+        targets: Vec<Template>,
+        per_connection: Duration,
+        http: bool,
+        at: &Position,
+        f: &str,
+    ) -> Option<(Action, String)> {
+        for (set, name) in [
+            (c.count.is_some(), "count"),
+            (c.concurrency.is_some(), "concurrency"),
+        ] {
+            if set {
+                self.err(
+                    at.clone(),
+                    &format!("{f}.{name}"),
+                    format!("{name} does not apply to a background probe: it makes one attempt per target every interval"),
+                );
+            }
+        }
+        let Some(i) = &c.interval else {
+            self.err(
+                at.clone(),
+                &format!("{f}.interval"),
+                "a background probe needs an interval (e.g. interval: 50ms)",
+            );
+            return None;
+        };
+        let interval = self.dur(i, &format!("{f}.interval"))?;
+        if interval < Duration::from_millis(1) {
+            self.err(
+                pos(self.file, i),
+                &format!("{f}.interval"),
+                "an interval is at least 1ms",
+            );
+            return None;
+        }
+        let label = format!(
+            "probe connect from {} every {} (background)",
+            c.from.value, i.value
+        );
+        Some((
+            Action::Probe(ProbeSpec::Stream {
+                from,
+                targets,
+                interval,
+                per_connection,
+                http,
+            }),
+            label,
+        ))
+    }
+
     pub(super) fn probe(
         &mut self,
         p: &raw::Probe,
@@ -35,6 +92,16 @@ impl Converter<'_> {
                     Some(d) => self.dur(d, &format!("{f}.perConnectionTimeout"))?,
                     None => Duration::from_secs(2),
                 };
+                if p.background {
+                    return self.stream(c, from, targets, per_connection, http, at, &f);
+                }
+                if let Some(i) = &c.interval {
+                    self.err(
+                        pos(self.file, i),
+                        &format!("{f}.interval"),
+                        "an interval paces a background probe: add background: true, or use count",
+                    );
+                }
                 let label = format!("probe connect from {}", c.from.value);
                 Some((
                     Action::Probe(ProbeSpec::Connect {
@@ -52,6 +119,14 @@ impl Converter<'_> {
                     }),
                     label,
                 ))
+            }
+            (None, Some(_), None) | (None, None, Some(_)) if p.background => {
+                self.err(
+                    at.clone(),
+                    &format!("{field}.background"),
+                    "only connect probes run in the background (dns and bind probes end by themselves)",
+                );
+                None
             }
             (None, Some(d), None) => {
                 let f = format!("{field}.dns");
