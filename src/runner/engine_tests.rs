@@ -38,6 +38,11 @@ pub(super) struct Fake {
     pub(super) break_exec: bool,
     /// `pods` fails this many times first (an API server coming back).
     pub(super) pods_fail: Mutex<u32>,
+    /// What a background probe's attempts see: refused while set (`exec … outage`, until
+    /// `exec … recover`).
+    pub(super) down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set when a background probe is stopped.
+    pub(super) stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Fake {
@@ -168,6 +173,12 @@ impl Backend for Fake {
             ));
         }
         self.log(format!("exec {} {}", node.name, command.join(" ")));
+        use std::sync::atomic::Ordering::SeqCst;
+        match command.first().map(String::as_str) {
+            Some("outage") => self.down.store(true, SeqCst),
+            Some("recover") => self.down.store(false, SeqCst),
+            _ => {}
+        }
         let code = command
             .last()
             .and_then(|c| c.strip_prefix("exit="))
@@ -220,6 +231,75 @@ impl Backend for Fake {
             stdout: scripted.unwrap_or_else(|| self.probe_stdout.lock().unwrap().clone()),
             stderr: String::new(),
         })
+    }
+    /// An attempt every 5 ms (real time), answered by pod-a and pod-b by turns, refused
+    /// while `down`; until stopped.
+    async fn probe_stream(
+        &self,
+        _: &ProbeSite,
+        args: &[String],
+        _: &str,
+    ) -> Result<super::backend::Streaming, BackendError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.log(format!("probe-stream {}", args.join(" ")));
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let (down, stopped) = (self.down.clone(), self.stopped.clone());
+        stopped.store(false, SeqCst);
+        tokio::spawn(async move {
+            let epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let begun = std::time::Instant::now();
+            let _ = tx
+                .send(json!({"event": "stream", "epoch_ms": epoch, "interval_ms": 5.0, "targets": ["t:1"]}).to_string())
+                .await;
+            let mut i = 0u64;
+            while !stopped.load(SeqCst) {
+                let t = begun.elapsed().as_secs_f64() * 1000.0;
+                let line = if down.load(SeqCst) {
+                    json!({"event": "attempt", "target": "t:1", "t_ms": t, "outcome": "refused", "latency_ms": 0.1})
+                } else {
+                    let who = if i % 2 == 0 { "pod-a" } else { "pod-b" };
+                    json!({"event": "attempt", "target": "t:1", "t_ms": t, "outcome": "answered", "backend": who, "latency_ms": 1.0})
+                };
+                if tx.send(line.to_string()).await.is_err() {
+                    return;
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        Ok(super::backend::Streaming {
+            lines: rx,
+            handle: super::backend::StreamHandle::Fake(1),
+        })
+    }
+    async fn end_stream(&self, h: &super::backend::StreamHandle) -> Result<(), BackendError> {
+        self.log(format!("end-stream {h:?}"));
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    async fn disconnect_node(&self, node: &Node) -> Result<(), BackendError> {
+        self.log(format!("disconnect {}", node.name));
+        Ok(())
+    }
+    async fn reconnect_node(&self, node: &Node) -> Result<Node, BackendError> {
+        self.log(format!("reconnect {}", node.name));
+        Ok(node.clone())
+    }
+    async fn node_fault(
+        &self,
+        node: &Node,
+        fault: &super::backend::NodeFault,
+    ) -> Result<Ran, BackendError> {
+        self.log(format!("fault {} {fault:?}", node.name));
+        Ok(Ran::default())
+    }
+    async fn kill_pods(&self, ns: &str, selector: &str) -> Result<Vec<String>, BackendError> {
+        self.log(format!("kill {ns} {selector}"));
+        Ok(vec!["web-1".into()])
     }
 }
 

@@ -34,6 +34,8 @@ pub mod timeline;
 mod variant;
 
 #[cfg(test)]
+mod engine_background_tests;
+#[cfg(test)]
 mod engine_observe_tests;
 #[cfg(test)]
 mod engine_tests;

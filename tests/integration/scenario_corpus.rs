@@ -94,6 +94,18 @@ corpus! {
     scenario_invalid_patch_type => "invalid-patch-type";
     scenario_invalid_proto => "invalid-proto";
     scenario_invalid_wait_none => "invalid-wait-none";
+    scenario_invalid_during_still_running => "invalid-during-still-running";
+    scenario_invalid_during_not_background => "invalid-during-not-background";
+    scenario_invalid_background_no_interval => "invalid-background-no-interval";
+    scenario_invalid_background_count => "invalid-background-count";
+    scenario_invalid_background_no_id => "invalid-background-no-id";
+    scenario_invalid_netem_nothing => "invalid-netem-nothing";
+    scenario_invalid_netem_loss => "invalid-netem-loss";
+    scenario_invalid_kill_pods_empty => "invalid-kill-pods-empty";
+    scenario_invalid_stop_unknown => "invalid-stop-unknown";
+    scenario_invalid_during_no_check => "invalid-during-no-check";
+    scenario_invalid_routing_on_background => "invalid-routing-on-background";
+    scenario_invalid_disconnect_unknown_node => "invalid-disconnect-unknown-node";
 }
 
 #[test]
@@ -190,11 +202,58 @@ fn schema_describes_the_scenario_format_strictly() {
         "probe",
         "assert",
         "kind-create",
+        "stop",
+        "disconnect-node",
+        "reconnect-node",
+        "netem",
+        "netem-clear",
+        "stop-kubelet",
+        "start-kubelet",
+        "kill-pods",
     ] {
         assert!(
             step["properties"].get(action).is_some(),
             "no {action} in {step}"
         );
+    }
+    // What background probes and "during" windows add.
+    let defs = &schema["definitions"];
+    assert!(defs["Probe"]["properties"].get("background").is_some());
+    assert!(defs["ConnectProbe"]["properties"].get("interval").is_some());
+    assert!(defs["Assert"]["properties"].get("during").is_some());
+    let during = &defs["DuringAssert"];
+    assert_eq!(during["additionalProperties"], false, "{during}");
+    for check in [
+        "probe",
+        "from",
+        "until",
+        "target",
+        "maxFailures",
+        "minFailures",
+        "maxFailureRatio",
+        "maxGap",
+        "only",
+        "never",
+        "after",
+        "firstSuccessWithin",
+        "p99Below",
+    ] {
+        assert!(
+            during["properties"].get(check).is_some(),
+            "no {check} in {during}"
+        );
+    }
+    for (def, fields) in [
+        (
+            "Netem",
+            &["node", "delay", "jitter", "loss", "interface"][..],
+        ),
+        ("KillPods", &["selector", "namespace"][..]),
+        ("StopProbe", &["probe"][..]),
+    ] {
+        for f in fields {
+            assert!(defs[def]["properties"].get(f).is_some(), "no {f} in {def}");
+        }
     }
     let required = schema["required"].as_array().unwrap();
     for field in [
