@@ -22,6 +22,25 @@ use crate::docker::error::DockerError;
 /// Lines in flight between a probe and its reader.
 const BUFFERED: usize = 4096;
 
+/// Put `container` back on `network` with the addresses it had. Docker takes given addresses
+/// only on a subnet the network's creator configured (kind configures its IPv6 one, not the
+/// IPv4 one): then it is asked without them, and gives the lowest free address, which is the
+/// old one unless another container took it meanwhile.
+pub async fn reconnect<E: Engine>(
+    engine: &E,
+    network: &str,
+    container: &str,
+    ipv4: Option<&str>,
+    ipv6: Option<&str>,
+) -> Result<(), DockerError> {
+    match engine.connect_network(network, container, ipv4, ipv6).await {
+        Err(e) if e.to_string().contains("user configured subnets") => {
+            engine.connect_network(network, container, None, None).await
+        }
+        other => other,
+    }
+}
+
 /// Undo a fault from outside its variant.
 pub async fn restore<E: Engine>(engine: &E, r: &Restore) -> Result<(), DockerError> {
     match r {
@@ -30,11 +49,7 @@ pub async fn restore<E: Engine>(engine: &E, r: &Restore) -> Result<(), DockerErr
             container,
             ipv4,
             ipv6,
-        } => {
-            engine
-                .connect_network(network, container, ipv4.as_deref(), ipv6.as_deref())
-                .await
-        }
+        } => reconnect(engine, network, container, ipv4.as_deref(), ipv6.as_deref()).await,
         Restore::Exec { container, command } => {
             engine.exec(container, command, None).await.map(|_| ())
         }
@@ -262,9 +277,7 @@ impl<E: Engine> ClusterBackend<'_, E> {
             node.ipv4.map(|i| i.to_string()),
             node.ipv6.map(|i| i.to_string()),
         );
-        self.engine
-            .connect_network(&self.network, c, v4.as_deref(), v6.as_deref())
-            .await?;
+        reconnect(self.engine, &self.network, c, v4.as_deref(), v6.as_deref()).await?;
         self.live.undone(&format!("network {c}"));
         Ok(crate::cluster::provider::reread(self.engine, node, &self.network).await?)
     }

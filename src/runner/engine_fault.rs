@@ -28,6 +28,10 @@ enum Undo {
     Fault(NodeFault),
 }
 
+fn show(ip: Option<std::net::IpAddr>) -> String {
+    ip.map_or_else(|| "no IPv4 address".into(), |i| i.to_string())
+}
+
 impl<B: Backend> Run<'_, B> {
     fn applied(&mut self, key: &str) -> Option<Applied> {
         let i = self.state.faults.iter().position(|a| a.key == key)?;
@@ -94,6 +98,15 @@ impl<B: Backend> Run<'_, B> {
                     .applied(&format!("network {short}"))
                     .map_or_else(SystemTime::now, |a| a.began);
                 let now = b.reconnect_node(&node).await.map_err(Status::from)?;
+                self.extra.evidence = Some(if now.ipv4 == node.ipv4 {
+                    format!("{short} is back at {}", show(now.ipv4))
+                } else {
+                    format!(
+                        "{short} came back at {} (it was {}): Docker gave it another address",
+                        show(now.ipv4),
+                        show(node.ipv4)
+                    )
+                });
                 self.back(&node, Some(now), DisruptionKind::Disconnect, began);
             }
             Fault::Netem {

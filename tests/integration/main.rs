@@ -5,6 +5,7 @@
 mod ci_recipe;
 mod cli;
 mod corpus;
+mod docker_background;
 mod docker_clusters;
 mod docker_image_load;
 mod docker_interrupt;
