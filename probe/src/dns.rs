@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RecordType;
 use serde_json::json;
 
-use kindproof_probe::protocol::{DNS, DNS_SUMMARY, DnsSummary};
+use kindproof_probe::protocol::{DNS, DNS_SUMMARY, DnsSummary, STREAM, StreamStart};
 
 use crate::out::{emit, emit_record, millis, rfc3339_millis};
 
@@ -109,8 +109,22 @@ pub async fn run(
     let mut codes_before: BTreeMap<String, u64> = BTreeMap::new();
     let mut first_success: Option<(SystemTime, Duration)> = None;
     let mut attempts = 0u64;
+    // As a stream (`--for`, a background probe's timeline): when it began, and each query's
+    // start in ms since then.
+    emit_record(
+        STREAM,
+        &StreamStart {
+            epoch_ms: started_wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            interval_ms: millis(interval),
+            targets: vec![name.to_string()],
+        },
+        json!({}),
+    );
     loop {
         let t = Instant::now();
+        let t_ms = millis(started.elapsed());
         let answer = lookup(&r, name, rtype).await;
         attempts += 1;
         let (addresses, detail) = match &answer {
@@ -120,7 +134,7 @@ pub async fn run(
         };
         emit(
             DNS,
-            json!({"name": name, "type": rtype.to_string(), "code": answer.code(), "addresses": addresses, "latency_ms": millis(t.elapsed()), "error": detail}),
+            json!({"name": name, "type": rtype.to_string(), "code": answer.code(), "addresses": addresses, "t_ms": t_ms, "latency_ms": millis(t.elapsed()), "error": detail}),
         );
         if first_success.is_none() {
             match answer {

@@ -414,17 +414,7 @@ impl Engine for BollardEngine {
     }
 
     async fn disconnect_network(&self, network: &str, container: &str) -> Result<(), DockerError> {
-        let request = bollard::models::NetworkDisconnectRequest {
-            container: container.to_string(),
-            force: Some(true),
-        };
-        self.docker
-            .disconnect_network(network, request)
-            .await
-            .map_err(DockerError::op(
-                "disconnect from its network container",
-                container,
-            ))
+        super::bollard_network::disconnect(&self.docker, network, container).await
     }
 
     async fn connect_network(
@@ -434,47 +424,14 @@ impl Engine for BollardEngine {
         ipv4: Option<&str>,
         ipv6: Option<&str>,
     ) -> Result<(), DockerError> {
-        let ipam =
-            (ipv4.is_some() || ipv6.is_some()).then(|| bollard::models::EndpointIpamConfig {
-                ipv4_address: ipv4.map(str::to_string),
-                ipv6_address: ipv6.map(str::to_string),
-                ..Default::default()
-            });
-        let request = bollard::models::NetworkConnectRequest {
-            container: container.to_string(),
-            endpoint_config: Some(EndpointSettings {
-                ipam_config: ipam,
-                ..Default::default()
-            }),
-        };
-        self.docker
-            .connect_network(network, request)
-            .await
-            .map_err(DockerError::op(
-                "connect to its network container",
-                container,
-            ))
+        super::bollard_network::connect(&self.docker, network, container, ipv4, ipv6).await
     }
 
     fn follow_stdout(
         &self,
         id: &str,
     ) -> futures_util::stream::BoxStream<'static, Result<Bytes, DockerError>> {
-        let options = LogsOptions {
-            follow: true,
-            stdout: true,
-            stderr: false,
-            ..Default::default()
-        };
-        let target = id.to_string();
-        Box::pin(
-            self.docker
-                .logs(id, Some(options))
-                .map_ok(LogOutput::into_bytes)
-                .map_err(move |e| {
-                    DockerError::op("follow the output of container", target.clone())(e)
-                }),
-        )
+        super::bollard_network::follow_stdout(&self.docker, id)
     }
 
     async fn build_image(&self, context_tar: Bytes, tag: &str) -> Result<(), DockerError> {

@@ -6,6 +6,7 @@
 pub mod api;
 mod bollard_convert;
 pub mod bollard_engine;
+mod bollard_network;
 pub mod endpoint;
 pub mod error;
 pub mod image;

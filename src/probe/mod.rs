@@ -33,7 +33,7 @@ impl Mode {
             ProbeSpec::Connect { .. } => Mode::Connect,
             ProbeSpec::Dns { .. } => Mode::Dns,
             ProbeSpec::Bind { .. } => Mode::Bind,
-            ProbeSpec::Stream { .. } => Mode::Stream,
+            ProbeSpec::Stream { .. } | ProbeSpec::DnsStream { .. } => Mode::Stream,
         }
     }
 }
@@ -86,6 +86,9 @@ pub fn args(
             *http,
             timeout,
         ),
+        ProbeSpec::DnsStream { name, interval, .. } => {
+            dns::args(&resolve(name)?, *interval, &DnsUntil::For(timeout), timeout)
+        }
     })
 }
 
@@ -98,6 +101,7 @@ pub fn repeatable(p: &ProbeSpec) -> bool {
             until: DnsUntil::Resolved | DnsUntil::For(_),
             ..
         } | ProbeSpec::Stream { .. }
+            | ProbeSpec::DnsStream { .. }
     )
 }
 

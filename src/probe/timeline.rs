@@ -1,11 +1,14 @@
 //! A background probe's timeline, kept compact while its stream is read: every attempt as 12
 //! bytes (start and latency as `f32` ms, class, target and backend as small indexes into name
 //! tables), so that 200,000 attempts take about 2.4 MB, not the 40 MB of their JSON lines.
-//! Lines are decoded one at a time (`feed`); nothing of a line is kept but its attempt.
+//! Lines are decoded one at a time (`feed`); nothing of a line is kept but its attempt. A dns
+//! probe's queries are attempts too: answered with addresses (the "backend" is the addresses
+//! given, sorted and joined by commas), NXDOMAIN, timed out, or answered otherwise (another
+//! code, or no record of the type).
 
 use std::io::Write;
 
-use kindproof_probe::protocol::{ATTEMPT, AttemptRecord, STREAM, StreamStart};
+use kindproof_probe::protocol::{ATTEMPT, AttemptRecord, DNS, STREAM, StreamStart};
 use serde_json::Value;
 
 /// An attempt's class: every attempt lands in exactly one.
@@ -18,16 +21,19 @@ pub enum Class {
     Closed,
     BadAnswer,
     Error,
+    /// A dns query answered NXDOMAIN.
+    NxDomain,
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [
+    pub const ALL: [Class; 7] = [
         Class::Answered,
         Class::Refused,
         Class::Timeout,
         Class::Closed,
         Class::BadAnswer,
         Class::Error,
+        Class::NxDomain,
     ];
 
     /// The protocol's name (`bad-answer`).
@@ -39,6 +45,7 @@ impl Class {
             Class::Closed => "closed",
             Class::BadAnswer => "bad-answer",
             Class::Error => "error",
+            Class::NxDomain => "nxdomain",
         }
     }
 
@@ -49,8 +56,9 @@ impl Class {
             Class::Refused => "refused",
             Class::Timeout => "timed out",
             Class::Closed => "closed without an answer",
-            Class::BadAnswer => "answered with something else than an identity",
+            Class::BadAnswer => "answered otherwise",
             Class::Error => "failed otherwise",
+            Class::NxDomain => "NXDOMAIN",
         }
     }
 
@@ -121,31 +129,58 @@ impl Timeline {
                     }
                 }
             }
+            Some(DNS) => {
+                let name = v["name"].as_str().unwrap_or("").to_string();
+                let mut addresses: Vec<&str> = v["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                addresses.sort_unstable();
+                let class = match v["code"].as_str() {
+                    Some("NOERROR") if !addresses.is_empty() => Class::Answered,
+                    Some("NXDOMAIN") => Class::NxDomain,
+                    Some("TIMEOUT") => Class::Timeout,
+                    Some("ERROR") => Class::Error,
+                    _ => Class::BadAnswer,
+                };
+                let record = AttemptRecord {
+                    target: name,
+                    t_ms: v["t_ms"].as_f64().unwrap_or(0.0),
+                    outcome: class.name().into(),
+                    backend: (class == Class::Answered).then(|| addresses.join(",")),
+                    latency_ms: v["latency_ms"].as_f64().unwrap_or(0.0),
+                };
+                self.push(record);
+            }
             Some(ATTEMPT) => {
-                let Ok(a) = serde_json::from_value::<AttemptRecord>(v) else {
-                    return;
-                };
-                let class = Class::parse(&a.outcome).unwrap_or(Class::Error);
-                let Some(target) = index::<u8>(&mut self.targets, &a.target, u8::MAX as usize)
-                else {
-                    return;
-                };
-                let backend = match (&a.backend, class) {
-                    (Some(b), Class::Answered) => {
-                        index::<u16>(&mut self.backends, b, u16::MAX as usize).unwrap_or(0)
-                    }
-                    _ => 0,
-                };
-                self.attempts.push(Attempt {
-                    t_ms: a.t_ms as f32,
-                    latency_ms: a.latency_ms as f32,
-                    class,
-                    target,
-                    backend,
-                });
+                if let Ok(a) = serde_json::from_value::<AttemptRecord>(v) {
+                    self.push(a);
+                }
             }
             _ => {}
         }
+    }
+
+    fn push(&mut self, a: AttemptRecord) {
+        let class = Class::parse(&a.outcome).unwrap_or(Class::Error);
+        let Some(target) = index::<u8>(&mut self.targets, &a.target, u8::MAX as usize) else {
+            return;
+        };
+        let backend = match (&a.backend, class) {
+            (Some(b), Class::Answered) => {
+                index::<u16>(&mut self.backends, b, u16::MAX as usize).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        self.attempts.push(Attempt {
+            t_ms: a.t_ms as f32,
+            latency_ms: a.latency_ms as f32,
+            class,
+            target,
+            backend,
+        });
     }
 
     /// Who answered attempt `a` (`None` unless it was answered).
@@ -225,5 +260,31 @@ mod tests {
         let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(first["backend"], "pod-a", "in start order: {text}");
         assert_eq!(first["epoch_ms"], 1000.5);
+    }
+
+    #[test]
+    fn dns_queries_are_attempts_answered_by_their_addresses() {
+        let mut t = Timeline::default();
+        for line in [
+            r#"{"event":"stream","epoch_ms":5,"interval_ms":20.0,"targets":["web.ns"]}"#,
+            r#"{"event":"dns","name":"web.ns","code":"NXDOMAIN","addresses":[],"t_ms":0.1,"latency_ms":1.0}"#,
+            r#"{"event":"dns","name":"web.ns","code":"NOERROR","addresses":["10.0.0.9","10.0.0.2"],"t_ms":20.0,"latency_ms":1.0}"#,
+            r#"{"event":"dns","name":"web.ns","code":"NOERROR","addresses":[],"t_ms":40.0,"latency_ms":1.0}"#,
+            r#"{"event":"dns","name":"web.ns","code":"TIMEOUT","addresses":[],"t_ms":60.0,"latency_ms":2000.0}"#,
+        ] {
+            t.feed(line);
+        }
+        let classes: Vec<Class> = t.attempts.iter().map(|a| a.class).collect();
+        assert_eq!(
+            classes,
+            [
+                Class::NxDomain,
+                Class::Answered,
+                Class::BadAnswer,
+                Class::Timeout
+            ]
+        );
+        assert_eq!(t.backend_of(&t.attempts[1]), Some("10.0.0.2,10.0.0.9"));
+        assert_eq!(t.targets, ["web.ns"]);
     }
 }

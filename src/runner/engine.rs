@@ -57,11 +57,11 @@ pub(super) struct State {
     pub nodes: BTreeMap<String, Node>,
     pub disruptions: Vec<Disruption>,
     /// Background probes by step id, running or stopped.
-    pub background: BTreeMap<String, super::engine_background::Background>,
+    pub background: BTreeMap<String, super::engine_state::Background>,
     /// When each step with an id started and ended.
     pub times: BTreeMap<String, (SystemTime, SystemTime)>,
     /// Faults in force, oldest first.
-    pub faults: Vec<super::engine_fault::Applied>,
+    pub faults: Vec<super::engine_state::Applied>,
 }
 
 /// A probe step as it ran (see `engine_probe`): enough to run it again.

@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-use tokio::task::JoinHandle;
+use serde_json::json;
 
-use super::backend::{Backend, StreamHandle};
+use super::backend::Backend;
 use super::engine::{Run, rfc3339};
+use super::engine_state::Background;
 use super::fresh::parse_time;
 use super::outcome::Status;
 use crate::assert::during::{self, Check, Window};
@@ -22,46 +22,6 @@ use crate::scenario::model::*;
 const START_BOUND: Duration = Duration::from_secs(30);
 /// How long a stopped probe's last lines may take to arrive.
 const DRAIN_BOUND: Duration = Duration::from_secs(10);
-
-/// A background probe of this variant.
-pub(super) struct Background {
-    pub handle: StreamHandle,
-    pub timeline: Arc<Mutex<Timeline>>,
-    reader: Option<JoinHandle<()>>,
-    /// An attempt's longest time (its per-connection timeout).
-    per_attempt: Duration,
-    pub started: SystemTime,
-    pub ended: Option<SystemTime>,
-    /// The windows judged so far, for the report.
-    pub windows: Vec<Value>,
-}
-
-impl Background {
-    pub fn snapshot(&self) -> Timeline {
-        self.timeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Everything it saw, for the JSON report: every attempt counted, and each window judged.
-    pub fn report(&self) -> Value {
-        let t = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
-        let whole = Window {
-            from: 0.0,
-            to: f64::MAX,
-            target: None,
-        };
-        json!({
-            "background": true,
-            "targets": t.targets,
-            "attempts": t.attempts.len(),
-            "summary": during::summary(&t, &whole).replacen(" over 0.0 s", "", 1),
-            "windows": self.windows,
-            "noise": t.noise,
-        })
-    }
-}
 
 fn epoch_ms(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
@@ -84,8 +44,11 @@ impl<B: Backend> Run<'_, B> {
             .id
             .clone()
             .ok_or_else(|| Status::broken("a background probe needs an id"))?;
-        let ProbeSpec::Stream { per_connection, .. } = p else {
-            return Err(Status::broken("not a background probe"));
+        let per_connection = match p {
+            ProbeSpec::Stream { per_connection, .. } => *per_connection,
+            // The probe's own query timeout.
+            ProbeSpec::DnsStream { .. } => Duration::from_secs(2),
+            _ => return Err(Status::broken("not a background probe")),
         };
         let run = self.probe_command(step, p, self.background_bound())?;
         let started = SystemTime::now();
@@ -118,7 +81,7 @@ impl<B: Backend> Run<'_, B> {
             handle,
             timeline,
             reader: Some(reader),
-            per_attempt: *per_connection,
+            per_attempt: per_connection,
             started,
             ended: None,
             windows: Vec::new(),

@@ -7,26 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use super::backend::{Backend, NodeFault};
 use super::engine::Run;
+use super::engine_state::{Applied, Undo};
 use super::fresh::DisruptionKind;
 use super::outcome::{Status, StepReport};
 use crate::cluster::provider::{Node, short_name};
 use crate::scenario::model::*;
-
-/// A fault in force, and how to undo it.
-#[derive(Debug, Clone)]
-pub(super) struct Applied {
-    /// One per node and kind of fault: `netem worker`.
-    key: String,
-    node: Node,
-    undo: Undo,
-    began: SystemTime,
-}
-
-#[derive(Debug, Clone)]
-enum Undo {
-    Reconnect,
-    Fault(NodeFault),
-}
 
 fn show(ip: Option<std::net::IpAddr>) -> String {
     ip.map_or_else(|| "no IPv4 address".into(), |i| i.to_string())

@@ -14,7 +14,7 @@ use crate::scenario::model::*;
 
 impl<B: Backend> Run<'_, B> {
     pub(super) async fn probe(&mut self, step: &Step, p: &ProbeSpec) -> Result<Status, Status> {
-        if let ProbeSpec::Stream { .. } = p {
+        if let ProbeSpec::Stream { .. } | ProbeSpec::DnsStream { .. } = p {
             return self.start_background(step, p).await;
         }
         let started = rfc3339(SystemTime::now());
@@ -115,7 +115,8 @@ impl<B: Backend> Run<'_, B> {
             ProbeSpec::Connect { from, .. }
             | ProbeSpec::Dns { from, .. }
             | ProbeSpec::Bind { from, .. }
-            | ProbeSpec::Stream { from, .. } => from,
+            | ProbeSpec::Stream { from, .. }
+            | ProbeSpec::DnsStream { from, .. } => from,
         };
         let site = match from {
             From::Host => ProbeSite::Host,

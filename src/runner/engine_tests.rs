@@ -260,7 +260,11 @@ impl Backend for Fake {
                 let line = if down.load(SeqCst) {
                     json!({"event": "attempt", "target": "t:1", "t_ms": t, "outcome": "refused", "latency_ms": 0.1})
                 } else {
-                    let who = if i % 2 == 0 { "pod-a" } else { "pod-b" };
+                    let who = if i.is_multiple_of(2) {
+                        "pod-a"
+                    } else {
+                        "pod-b"
+                    };
                     json!({"event": "attempt", "target": "t:1", "t_ms": t, "outcome": "answered", "backend": who, "latency_ms": 1.0})
                 };
                 if tx.send(line.to_string()).await.is_err() {

@@ -15,6 +15,7 @@ mod engine_background;
 mod engine_fault;
 mod engine_lookup;
 mod engine_probe;
+mod engine_state;
 mod engine_wait;
 mod eventually;
 pub mod fresh;

@@ -159,7 +159,8 @@ pub fn needs(v: &Variant) -> Needs {
                     ProbeSpec::Connect { from, .. }
                     | ProbeSpec::Dns { from, .. }
                     | ProbeSpec::Bind { from, .. }
-                    | ProbeSpec::Stream { from, .. } => from,
+                    | ProbeSpec::Stream { from, .. }
+                    | ProbeSpec::DnsStream { from, .. } => from,
                 };
                 match from {
                     From::Host => n.host_probe = true,

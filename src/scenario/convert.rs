@@ -362,7 +362,10 @@ impl<'a> Converter<'a> {
                 "the step has an id already: give the probe's id once",
             );
         }
-        let background = matches!(action, Action::Probe(ProbeSpec::Stream { .. }));
+        let background = matches!(
+            action,
+            Action::Probe(ProbeSpec::Stream { .. } | ProbeSpec::DnsStream { .. })
+        );
         if background && r.id.is_none() && probe_id.is_none() {
             self.err(
                 at.clone(),

@@ -267,6 +267,12 @@ pub enum ProbeSpec {
         from: From,
         address: Template,
     },
+    /// A background dns probe: one query every `interval` until stopped.
+    DnsStream {
+        from: From,
+        name: Template,
+        interval: Duration,
+    },
     /// A background connect probe: one attempt per target every `interval` until stopped.
     Stream {
         from: From,

@@ -39,7 +39,7 @@ pub struct Probe {
     #[schemars(with = "Option<String>")]
     pub id: Option<S<String>>,
     /// Keep probing across the steps that follow, until `stop: {probe: <id>}` or the
-    /// variant's end, recording every attempt (connect, with `interval`).
+    /// variant's end, recording every attempt (connect or dns, with `interval`).
     #[serde(default)]
     pub background: bool,
     pub connect: Option<ConnectProbe>,

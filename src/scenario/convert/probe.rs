@@ -120,13 +120,54 @@ impl Converter<'_> {
                     label,
                 ))
             }
-            (None, Some(_), None) | (None, None, Some(_)) if p.background => {
+            (None, None, Some(_)) if p.background => {
                 self.err(
                     at.clone(),
                     &format!("{field}.background"),
-                    "only connect probes run in the background (dns and bind probes end by themselves)",
+                    "only connect and dns probes run in the background (a bind probe ends by itself)",
                 );
                 None
+            }
+            (None, Some(d), None) if p.background => {
+                let f = format!("{field}.dns");
+                let from = self.from(&d.from, &format!("{f}.from"), known)?;
+                let name = self.tpl(&d.name, &format!("{f}.name"), known);
+                if let Some(u) = &d.until {
+                    self.err(
+                        pos(self.file, u),
+                        &format!("{f}.until"),
+                        "a background probe runs until it is stopped: leave until out",
+                    );
+                }
+                let Some(i) = &d.interval else {
+                    self.err(
+                        at.clone(),
+                        &format!("{f}.interval"),
+                        "a background probe needs an interval (e.g. interval: 100ms)",
+                    );
+                    return None;
+                };
+                let interval = self.dur(i, &format!("{f}.interval"))?;
+                if interval < Duration::from_millis(1) {
+                    self.err(
+                        pos(self.file, i),
+                        &format!("{f}.interval"),
+                        "an interval is at least 1ms",
+                    );
+                    return None;
+                }
+                let label = format!(
+                    "probe dns {} from {} every {} (background)",
+                    d.name.value, d.from.value, i.value
+                );
+                Some((
+                    Action::Probe(ProbeSpec::DnsStream {
+                        from,
+                        name,
+                        interval,
+                    }),
+                    label,
+                ))
             }
             (None, Some(d), None) => {
                 let f = format!("{field}.dns");

@@ -1,0 +1,70 @@
+//! What the engine keeps of a variant's background probes and faults while it runs: a
+//! probe's stream handle and timeline, the windows judged so far; a fault in force and how to
+//! undo it. The engine's steps (`engine_background`, `engine_fault`) fill these in.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::backend::{NodeFault, StreamHandle};
+use crate::assert::during::{self, Window};
+use crate::cluster::provider::Node;
+use crate::probe::timeline::Timeline;
+
+/// A background probe of this variant.
+pub struct Background {
+    pub handle: StreamHandle,
+    pub timeline: Arc<Mutex<Timeline>>,
+    pub reader: Option<JoinHandle<()>>,
+    /// An attempt's longest time (its per-connection timeout).
+    pub per_attempt: Duration,
+    pub started: SystemTime,
+    pub ended: Option<SystemTime>,
+    /// The windows judged so far, for the report.
+    pub windows: Vec<Value>,
+}
+
+impl Background {
+    pub fn snapshot(&self) -> Timeline {
+        self.timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Everything it saw, for the JSON report: every attempt counted, and each window judged.
+    pub fn report(&self) -> Value {
+        let t = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        let whole = Window {
+            from: 0.0,
+            to: f64::MAX,
+            target: None,
+        };
+        json!({
+            "background": true,
+            "targets": t.targets,
+            "attempts": t.attempts.len(),
+            "summary": during::summary(&t, &whole).replacen(" over 0.0 s", "", 1),
+            "windows": self.windows,
+            "noise": t.noise,
+        })
+    }
+}
+
+/// A fault in force, and how to undo it.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// One per node and kind of fault: `netem worker`.
+    pub key: String,
+    pub node: Node,
+    pub undo: Undo,
+    pub began: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+pub enum Undo {
+    Reconnect,
+    Fault(NodeFault),
+}
