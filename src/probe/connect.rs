@@ -7,6 +7,16 @@ use std::time::Duration;
 use super::{ConnectSummary, events, ms, tail};
 use kindproof_probe::protocol::CONNECT_SUMMARY;
 
+/// `connect --target T …`.
+fn connect_to(targets: &[String]) -> Vec<String> {
+    let mut args = vec!["connect".to_string()];
+    for t in targets {
+        args.push("--target".into());
+        args.push(t.clone());
+    }
+    args
+}
+
 /// The command line of a connect probe to `targets` (resolved).
 pub fn args(
     targets: &[String],
@@ -15,11 +25,7 @@ pub fn args(
     per_connection: Duration,
     http: bool,
 ) -> Vec<String> {
-    let mut args = vec!["connect".to_string()];
-    for t in targets {
-        args.push("--target".into());
-        args.push(t.clone());
-    }
+    let mut args = connect_to(targets);
     args.extend([
         "--count".into(),
         count.to_string(),
@@ -42,11 +48,7 @@ pub fn stream_args(
     http: bool,
     bound: Duration,
 ) -> Vec<String> {
-    let mut args = vec!["connect".to_string()];
-    for t in targets {
-        args.push("--target".into());
-        args.push(t.clone());
-    }
+    let mut args = connect_to(targets);
     args.extend([
         "--interval".into(),
         format!("{}ms", interval.as_secs_f64() * 1000.0),

@@ -59,6 +59,23 @@ impl<E: Engine> ClusterBackend<'_, E> {
         })
     }
 
+    /// A probe container with `args` in `node`'s network namespace, labelled as the run's.
+    pub(super) fn probe_container(
+        &self,
+        node: &Node,
+        args: &[String],
+    ) -> Result<ContainerSpec, BackendError> {
+        Ok(ContainerSpec {
+            name: format!("kp-probe-{}-{}", self.run_id, crate::labels::new_run_id()),
+            image: self.probe_image.clone(),
+            cmd: args.to_vec(),
+            labels: self.labels.clone(),
+            network: Some(format!("container:{}", Self::container(node)?)),
+            stop_timeout: Some(1),
+            ..Default::default()
+        })
+    }
+
     async fn node_again(&self, node: &Node) -> Result<Node, BackendError> {
         Ok(reread(self.engine, node, &self.network).await?)
     }
@@ -269,15 +286,7 @@ impl<E: Engine> Backend for ClusterBackend<'_, E> {
                 })
             }
             ProbeSite::Node(node) => {
-                let spec = ContainerSpec {
-                    name: format!("kp-probe-{}-{}", self.run_id, crate::labels::new_run_id()),
-                    image: self.probe_image.clone(),
-                    cmd: args.to_vec(),
-                    labels: self.labels.clone(),
-                    network: Some(format!("container:{}", Self::container(node)?)),
-                    stop_timeout: Some(1),
-                    ..Default::default()
-                };
+                let spec = self.probe_container(node, args)?;
                 let id = self.engine.create_container(&spec).await.map_err(s)?;
                 self.live.add(&id);
                 let result = async {

@@ -16,7 +16,7 @@ use super::backend::{BackendError, NodeFault, Ran, StreamHandle, Streaming};
 use super::cleanup::Restore;
 use super::cluster_backend::ClusterBackend;
 use crate::cluster::provider::Node;
-use crate::docker::api::{ContainerSpec, Engine};
+use crate::docker::api::Engine;
 use crate::docker::error::DockerError;
 
 /// Lines in flight between a probe and its reader.
@@ -90,6 +90,32 @@ async fn pass_lines(from: impl AsyncRead + Unpin, tx: mpsc::Sender<String>) {
     }
 }
 
+/// Output in chunks, passed on line by line.
+#[derive(Default)]
+struct Lines(Vec<u8>);
+
+impl Lines {
+    /// Pass the whole lines `chunk` completes; false once nobody reads.
+    async fn pass(&mut self, chunk: &[u8], tx: &mpsc::Sender<String>) -> bool {
+        self.0.extend_from_slice(chunk);
+        while let Some(end) = self.0.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.0.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            if tx.send(text).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Pass what is left of a last line without its newline.
+    async fn finish(self, tx: &mpsc::Sender<String>) {
+        if !self.0.is_empty() {
+            let _ = tx.send(String::from_utf8_lossy(&self.0).into_owned()).await;
+        }
+    }
+}
+
 static EXECS: AtomicU64 = AtomicU64::new(1);
 
 impl<E: Engine> ClusterBackend<'_, E> {
@@ -151,15 +177,7 @@ impl<E: Engine> ClusterBackend<'_, E> {
                 StreamHandle::Process(pid)
             }
             ProbeSite::Node(node) => {
-                let spec = ContainerSpec {
-                    name: format!("kp-probe-{}-{}", self.run_id, crate::labels::new_run_id()),
-                    image: self.probe_image.clone(),
-                    cmd: args.to_vec(),
-                    labels: self.labels.clone(),
-                    network: Some(format!("container:{}", Self::node_container(node)?)),
-                    stop_timeout: Some(1),
-                    ..Default::default()
-                };
+                let spec = self.probe_container(node, args)?;
                 let id = self
                     .engine
                     .create_container(&spec)
@@ -174,22 +192,13 @@ impl<E: Engine> ClusterBackend<'_, E> {
                 }
                 let mut chunks = self.engine.follow_stdout(&id);
                 tokio::spawn(async move {
-                    let mut pending = Vec::new();
+                    let mut lines = Lines::default();
                     while let Some(Ok(chunk)) = chunks.next().await {
-                        pending.extend_from_slice(&chunk);
-                        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=end).collect();
-                            let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                            if tx.send(text).await.is_err() {
-                                return;
-                            }
+                        if !lines.pass(&chunk, &tx).await {
+                            return;
                         }
                     }
-                    if !pending.is_empty() {
-                        let _ = tx
-                            .send(String::from_utf8_lossy(&pending).into_owned())
-                            .await;
-                    }
+                    lines.finish(&tx).await;
                 });
                 StreamHandle::Container(id)
             }
@@ -206,17 +215,13 @@ impl<E: Engine> ClusterBackend<'_, E> {
                     let exec =
                         crate::kube_ops::pods::exec_streaming(&kube, &ns, &pod, &command, out_tx);
                     let pass = async {
-                        let mut pending = Vec::new();
+                        let mut lines = Lines::default();
                         while let Some(chunk) = out_rx.recv().await {
-                            pending.extend_from_slice(&chunk);
-                            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                                let line: Vec<u8> = pending.drain(..=end).collect();
-                                let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                                if tx.send(text).await.is_err() {
-                                    return;
-                                }
+                            if !lines.pass(&chunk, &tx).await {
+                                return;
                             }
                         }
+                        lines.finish(&tx).await;
                     };
                     let (done, ()) = tokio::join!(exec, pass);
                     if let Err(e) = done {

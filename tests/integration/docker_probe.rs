@@ -251,6 +251,9 @@ async fn docker_probe_dns_sees_nxdomain_until_the_container_exists() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // First the stream's start (for a background probe's timeline), then one line per query.
+    let (stream, lines) = lines.split_first().unwrap();
+    assert_eq!(stream["event"], "stream", "{out}");
     let (summary, attempts) = lines.split_last().unwrap();
     let (success, misses) = attempts.split_last().unwrap();
     assert!(
