@@ -157,12 +157,13 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
         duration: started.elapsed(),
         steps,
         cleanup,
+        // The reports read the timelines first; then they are moved out.
         probes: run.probes(),
         timelines: run
             .state
             .background
             .iter()
-            .map(|(id, b)| (id.clone(), b.snapshot()))
+            .map(|(id, b)| (id.clone(), b.take()))
             .collect(),
         diagnostics: None,
         kubernetes: None,

@@ -182,7 +182,7 @@ impl<B: Backend> Run<'_, B> {
             .background
             .get(&d.probe)
             .ok_or_else(|| Status::broken(format!("no background probe {:?} ran", d.probe)))?;
-        let Some(origin) = bg.snapshot().origin() else {
+        let Some(origin) = bg.origin() else {
             return Err(Status::broken(format!(
                 "background probe {} never started its stream",
                 d.probe

@@ -34,19 +34,40 @@ impl Background {
             .clone()
     }
 
+    /// The timeline, moved out (the variant has ended: its reader is done with it).
+    pub fn take(&self) -> Timeline {
+        std::mem::take(&mut *self.timeline.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// When its stream began (ms since the epoch), without copying the timeline.
+    pub fn origin(&self) -> Option<f64> {
+        self.timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .origin()
+    }
+
     /// Everything it saw, for the JSON report: every attempt counted, and each window judged.
     pub fn report(&self) -> Value {
         let t = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        // From the first attempt's start to the last one's: what the stream covered.
+        let (first, last) = t.attempts.iter().fold((f32::MAX, 0f32), |(lo, hi), a| {
+            (lo.min(a.t_ms), hi.max(a.t_ms))
+        });
         let whole = Window {
-            from: 0.0,
-            to: f64::MAX,
+            from: if t.attempts.is_empty() {
+                0.0
+            } else {
+                f64::from(first)
+            },
+            to: f64::from(last),
             target: None,
         };
         json!({
             "background": true,
             "targets": t.targets,
             "attempts": t.attempts.len(),
-            "summary": during::summary(&t, &whole).replacen(" over 0.0 s", "", 1),
+            "summary": during::summary(&t, &whole),
             "windows": self.windows,
             "noise": t.noise,
         })

@@ -96,25 +96,9 @@ async fn docker_background_a_probe_across_a_restart_and_a_disconnect_records_eac
     let name = w.cluster(1);
     let o = w.up(&name).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    let dir = w.tmp.path().join("scenarios/background");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("scenario.yaml"), scenario()).unwrap();
-    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
-    let json = w.tmp.path().join("report.json");
-    let o = w
-        .cmd()
-        .env(
-            "KINDPROOF_PROBE_BIN",
-            kindproof::probe_image::find_binary(None).expect("`make probe`"),
-        )
-        .args(["run", "--cluster", &name, "-j", "2", "--report-json"])
-        .arg(&json)
-        .arg(w.tmp.path().join("scenarios"))
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    w.scenario("background", &scenario());
+    let (code, out, report) = w.run_reporting(&name, 2);
+    assert_eq!(code, Some(1), "{out}");
     let status = |s: &serde_json::Value| s["status"].as_str().unwrap_or("?").to_string();
 
     // Restart: calm before, an outage across the restart, calm after; the gap fails.
@@ -171,6 +155,15 @@ async fn docker_background_a_probe_across_a_restart_and_a_disconnect_records_eac
     let attempts = variant["probes"]["traffic"]["attempts"].as_u64().unwrap();
     assert_eq!(timeline.lines().count() as u64, attempts);
     assert!(attempts > 40, "about 3 s at 50 ms: {attempts}");
+    // The whole stream in one line: its span is the first attempt to the last (about 3 s).
+    let summary = variant["probes"]["traffic"]["summary"].as_str().unwrap();
+    let span: f64 = summary
+        .split(" attempts over ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!((2.0..10.0).contains(&span), "{summary}");
     let o = w.cmd().args(["down", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     w.teardown(&engine, &[name]).await;

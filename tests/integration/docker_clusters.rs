@@ -15,6 +15,7 @@ use kindproof::cluster::nodes::{CLUSTER_LABEL, KindNode, kind_nodes};
 use kindproof::cluster::state::ClusterRecord;
 use kindproof::docker::api::{ContainerSpec, Engine};
 use kindproof::docker::bollard_engine::BollardEngine;
+use serde_json::Value;
 
 use crate::support::{RunScope, kindproof, test_image, text};
 
@@ -123,6 +124,40 @@ impl World {
             .filter(|c| c.addresses.contains_key(&self.network))
             .map(|c| c.name)
             .collect()
+    }
+
+    /// Write `yaml` as the scenario `name` under this world's `scenarios/`, next to a copy of
+    /// the three-node config (as `three.yaml`). Returns the scenario's directory.
+    pub fn scenario(&self, name: &str, yaml: &str) -> PathBuf {
+        let dir = self.tmp.path().join("scenarios").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("scenario.yaml"), yaml).unwrap();
+        std::fs::copy(self.config(), dir.join("three.yaml")).unwrap();
+        dir
+    }
+
+    /// `kindproof run --cluster NAME -j JOBS` over this world's `scenarios/`, with the static
+    /// probe binary: its exit code, its output, and the JSON report it wrote.
+    pub fn run_reporting(&self, cluster: &str, jobs: usize) -> (Option<i32>, String, Value) {
+        let json = self.tmp.path().join("report.json");
+        let o = self
+            .cmd()
+            .env(
+                "KINDPROOF_PROBE_BIN",
+                kindproof::probe_image::find_binary(None).expect("`make probe`"),
+            )
+            .args(["run", "--cluster", cluster, "-j", &jobs.to_string()])
+            .arg("--report-json")
+            .arg(&json)
+            .arg(self.tmp.path().join("scenarios"))
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        let report = std::fs::read(&json)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| panic!("no JSON report: {out}{err}"));
+        (o.status.code(), format!("{out}{err}"), report)
     }
 
     pub fn cluster(&self, n: usize) -> String {

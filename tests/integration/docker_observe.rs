@@ -73,25 +73,9 @@ async fn docker_observe_routing_assertions_judge_rounds_not_one_sample() {
     let name = w.cluster(1);
     let o = w.up(&name).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    let dir = w.tmp.path().join("scenarios/observe");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("scenario.yaml"), scenario()).unwrap();
-    std::fs::copy(w.config(), dir.join("three.yaml")).unwrap();
-    let json = w.tmp.path().join("report.json");
-    let o = w
-        .cmd()
-        .env(
-            "KINDPROOF_PROBE_BIN",
-            kindproof::probe_image::find_binary(None).expect("`make probe`"),
-        )
-        .args(["run", "--cluster", &name, "-j", "3", "--report-json"])
-        .arg(&json)
-        .arg(w.tmp.path().join("scenarios"))
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    w.scenario("observe", &scenario());
+    let (code, out, report) = w.run_reporting(&name, 3);
+    assert_eq!(code, Some(1), "{out}");
     let variant = |v: &str| {
         report["variants"]
             .as_array()

@@ -3,6 +3,34 @@
 use super::*;
 
 impl Converter<'_> {
+    /// A background probe's `interval`: present, and at least 1ms. With the text as written.
+    fn background_interval(
+        &mut self,
+        interval: Option<&crate::kind_config::model::S<String>>,
+        at: &Position,
+        f: &str,
+        example: &str,
+    ) -> Option<(Duration, String)> {
+        let Some(i) = interval else {
+            self.err(
+                at.clone(),
+                &format!("{f}.interval"),
+                format!("a background probe needs an interval (e.g. interval: {example})"),
+            );
+            return None;
+        };
+        let d = self.dur(i, &format!("{f}.interval"))?;
+        if d < Duration::from_millis(1) {
+            self.err(
+                pos(self.file, i),
+                &format!("{f}.interval"),
+                "an interval is at least 1ms",
+            );
+            return None;
+        }
+        Some((d, i.value.clone()))
+    }
+
     /// A background connect probe: an interval instead of a count.
     #[allow(clippy::too_many_arguments)]
     fn stream(
@@ -27,26 +55,10 @@ impl Converter<'_> {
                 );
             }
         }
-        let Some(i) = &c.interval else {
-            self.err(
-                at.clone(),
-                &format!("{f}.interval"),
-                "a background probe needs an interval (e.g. interval: 50ms)",
-            );
-            return None;
-        };
-        let interval = self.dur(i, &format!("{f}.interval"))?;
-        if interval < Duration::from_millis(1) {
-            self.err(
-                pos(self.file, i),
-                &format!("{f}.interval"),
-                "an interval is at least 1ms",
-            );
-            return None;
-        }
+        let (interval, every) = self.background_interval(c.interval.as_ref(), at, f, "50ms")?;
         let label = format!(
-            "probe connect from {} every {} (background)",
-            c.from.value, i.value
+            "probe connect from {} every {every} (background)",
+            c.from.value
         );
         Some((
             Action::Probe(ProbeSpec::Stream {
@@ -139,26 +151,11 @@ impl Converter<'_> {
                         "a background probe runs until it is stopped: leave until out",
                     );
                 }
-                let Some(i) = &d.interval else {
-                    self.err(
-                        at.clone(),
-                        &format!("{f}.interval"),
-                        "a background probe needs an interval (e.g. interval: 100ms)",
-                    );
-                    return None;
-                };
-                let interval = self.dur(i, &format!("{f}.interval"))?;
-                if interval < Duration::from_millis(1) {
-                    self.err(
-                        pos(self.file, i),
-                        &format!("{f}.interval"),
-                        "an interval is at least 1ms",
-                    );
-                    return None;
-                }
+                let (interval, every) =
+                    self.background_interval(d.interval.as_ref(), at, &f, "100ms")?;
                 let label = format!(
-                    "probe dns {} from {} every {} (background)",
-                    d.name.value, d.from.value, i.value
+                    "probe dns {} from {} every {every} (background)",
+                    d.name.value, d.from.value
                 );
                 Some((
                     Action::Probe(ProbeSpec::DnsStream {
