@@ -4,7 +4,11 @@ use std::time::Duration;
 
 /// Parse `20ms`, `2s`, `1.5s`, `3m`.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("not a duration: {text:?} (expected e.g. 20ms, 2s, 1.5s, 3m)");
+    let bad = || format!("not a duration: {text:?} (expected e.g. 0, 20ms, 2s, 1.5s, 3m)");
+    // Zero needs no unit (`--drain 0`).
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
     let (num, unit) = text
         .find(|c: char| c.is_ascii_alphabetic())
         .map(|i| text.split_at(i))
@@ -99,6 +103,8 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(duration("20ms"), Ok(Duration::from_millis(20)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert!(duration("5").is_err(), "only zero goes without a unit");
         assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
         assert!(duration("20").is_err());
