@@ -63,6 +63,19 @@ pub fn attempts<'t>(t: &'t Timeline, w: &Window) -> Vec<&'t Attempt> {
     v
 }
 
+/// The `q` quantile (0..1, nearest rank) of the latencies of the answered attempts among
+/// `all`; `None` when none answered.
+pub fn latency(all: &[&Attempt], q: f64) -> Option<f32> {
+    let mut lat: Vec<f32> = all
+        .iter()
+        .filter(|a| a.class == Class::Answered)
+        .map(|a| a.latency_ms)
+        .collect();
+    lat.sort_by(f32::total_cmp);
+    let rank = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len().max(1));
+    lat.get(rank - 1).copied()
+}
+
 /// `1,912`.
 pub fn grouped(n: u64) -> String {
     let s = n.to_string();
@@ -265,26 +278,17 @@ pub fn evaluate(t: &Timeline, w: &Window, checks: &[Check]) -> Verdict {
                     ),
                 }
             }
-            Check::P99Below(ms) => {
-                let mut lat: Vec<f32> = all
-                    .iter()
-                    .filter(|a| a.class == Class::Answered)
-                    .map(|a| a.latency_ms)
-                    .collect();
-                lat.sort_by(f32::total_cmp);
-                let rank = ((0.99 * lat.len() as f64).ceil() as usize).clamp(1, lat.len().max(1));
-                match lat.get(rank - 1) {
-                    Some(p) if f64::from(*p) < *ms => continue,
-                    Some(p) => (
-                        format!("p99 latency below {ms:.1} ms (it was {p:.1} ms)"),
-                        vec![],
-                    ),
-                    None => (
-                        format!("p99 latency below {ms:.1} ms (nothing answered)"),
-                        vec![],
-                    ),
-                }
-            }
+            Check::P99Below(ms) => match latency(&all, 0.99) {
+                Some(p) if f64::from(p) < *ms => continue,
+                Some(p) => (
+                    format!("p99 latency below {ms:.1} ms (it was {p:.1} ms)"),
+                    vec![],
+                ),
+                None => (
+                    format!("p99 latency below {ms:.1} ms (nothing answered)"),
+                    vec![],
+                ),
+            },
             _ => continue,
         };
         let mut line = expected;

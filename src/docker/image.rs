@@ -83,8 +83,9 @@ pub async fn ensure_imported<E: Engine>(
 }
 
 /// The busybox applets the local busybox image links.
-pub const BUSYBOX_TOOLS: [&str; 12] = [
+pub const BUSYBOX_TOOLS: [&str; 14] = [
     "sh", "httpd", "nc", "sleep", "cat", "echo", "nslookup", "wget", "tar", "sed", "mkdir", "date",
+    "ip", "tc",
 ];
 
 /// A local image `repo:<tag>` holding the host's static busybox (Debian's busybox-static) and

@@ -235,11 +235,17 @@ impl<B: Backend> Run<'_, B> {
         let timeline = bg.snapshot();
         let verdict = assert::during::evaluate(&timeline, &w, &checks);
         let summary = during::summary(&timeline, &w);
+        let inside = during::attempts(&timeline, &w);
         bg.windows.push(json!({
             "from": d.from.as_deref().unwrap_or("start"),
             "until": d.until.as_deref().unwrap_or("end"),
             "target": w.target,
             "summary": summary,
+            // Of the answered attempts (nearest rank), for comparing windows.
+            "latency_ms": {
+                "p50": during::latency(&inside, 0.5),
+                "p99": during::latency(&inside, 0.99),
+            },
             "held": verdict.is_ok(),
         }));
         self.extra.evidence = Some(summary);

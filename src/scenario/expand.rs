@@ -113,11 +113,16 @@ pub fn fill_keeping_structure(
     };
     match parse(&filled) {
         Ok(got) if got == expected => Ok(filled),
-        Ok(got) => Err(format!(
-            "with the variables' values filled in, the manifest changes structure ({} document(s) instead of {}, or a value became a mapping or list): a value must stay one scalar — no newlines, `---`, `: ` or brackets",
-            got.len(),
-            expected.len()
-        )),
+        Ok(got) => {
+            let how = if got.len() == expected.len() {
+                "a value became a mapping or list".to_string()
+            } else {
+                format!("{} document(s) instead of {}", got.len(), expected.len())
+            };
+            Err(format!(
+                "with the variables' values filled in, the manifest changes structure ({how}): a value must stay one scalar — no newlines, `---`, `: ` or brackets"
+            ))
+        }
         Err(e) => Err(format!(
             "with the variables' values filled in, the manifest no longer parses ({}): a value must stay one scalar",
             e.without_snippet()

@@ -54,10 +54,20 @@ impl Fault {
                 jitter,
                 loss,
                 ..
-            } => format!(
-                "netem on node {}: delay {delay:?} ± {jitter:?}, loss {loss}%",
-                node.0
-            ),
+            } => {
+                let mut parts = Vec::new();
+                if !delay.is_zero() {
+                    let mut d = format!("delay {}ms", delay.as_millis());
+                    if !jitter.is_zero() {
+                        d.push_str(&format!(" ± {}ms", jitter.as_millis()));
+                    }
+                    parts.push(d);
+                }
+                if *loss > 0.0 {
+                    parts.push(format!("loss {loss}%"));
+                }
+                format!("netem on node {}: {}", node.0, parts.join(", "))
+            }
             Fault::NetemClear(n) => format!("netem-clear on node {}", n.0),
             Fault::StopKubelet(n) => format!("stop kubelet on node {}", n.0),
             Fault::StartKubelet(n) => format!("start kubelet on node {}", n.0),

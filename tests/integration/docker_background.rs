@@ -148,6 +148,10 @@ async fn docker_background_a_probe_across_a_restart_and_a_disconnect_records_eac
         .unwrap();
     let windows = variant["probes"]["traffic"]["windows"].as_array().unwrap();
     assert_eq!(windows.len(), 3, "{variant}");
+    // After the reconnect everything answered: the window has latencies (the connections are
+    // local, well under the 300 ms timeout).
+    let p50 = windows[1]["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p50 < 300.0, "{}", windows[1]);
     let bundle = variant["diagnostics"].as_str().unwrap();
     // Relative to the run's directory.
     let timeline =

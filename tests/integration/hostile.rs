@@ -279,7 +279,7 @@ fn loading_does_not_depend_on_the_working_directory() {
     // A kind config given beside a scenarios directory is checked as a kind config.
     let (code, out, err) = validate(&["scenarios", "kind-configs/three-node.yaml"], &root());
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("5 scenario(s) valid"), "{out}");
+    assert!(out.contains("6 scenario(s) valid"), "{out}");
     assert!(out.contains("ok     kind-configs/three-node.yaml"), "{out}");
 }
 

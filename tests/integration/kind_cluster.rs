@@ -254,7 +254,7 @@ fn kind_run_every_shipped_scenario_passes() {
         serde_json::from_slice(&std::fs::read(reports.path().join("run.json")).unwrap()).unwrap();
     let variants = report["variants"].as_array().unwrap();
     assert!(
-        variants.len() >= 21,
+        variants.len() >= 26,
         "every shipped variant ran: {}",
         variants.len()
     );
