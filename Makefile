@@ -94,6 +94,7 @@ bench: docker-up probe
 	cargo bench --bench harness
 	cargo bench --bench scheduler
 	cargo bench --bench pool
+	cargo bench --bench timeline
 
 clean-tools:
 	rm -rf .tools

@@ -119,7 +119,10 @@ pub fn summary(t: &Timeline, w: &Window) -> String {
     for (class, (n, first, last)) in &classes {
         let mut part = format!("{} {}", grouped(*n), class.words());
         if *class == Class::Answered {
-            let who: Vec<String> = backends.iter().map(|(b, n)| format!("{b} {n}")).collect();
+            let who: Vec<String> = backends
+                .iter()
+                .map(|(b, n)| format!("{b} {}", grouped(*n)))
+                .collect();
             part.push_str(&format!(" ({})", who.join(", ")));
         } else if first == last {
             part.push_str(&format!(" at {}", rel(w, *first)));
