@@ -1,6 +1,6 @@
 //! Background probes and faults end to end below Kubernetes: `kindproof run` on a fake-kind
 //! cluster, a busybox httpd in a worker node answering as `pod-a`, a background connect probe
-//! from the host every 50 ms across a `restart-node` and across a `disconnect-node` /
+//! from the host every 50 ms across a `restart-node`, a `pause-node`, and a `disconnect-node` /
 //! `reconnect-node` of that worker. The timeline records each outage: a window over it sees the
 //! failures, a window after it none, and a `maxGap` shorter than the outage fails naming where
 //! the gap was. The failed variants' bundles carry the whole timeline.
@@ -73,6 +73,29 @@ variants:
           during: {{probe: traffic, from: after, maxFailures: 0, only: [pod-a]}}
       - assert:
           during: {{probe: traffic, maxGap: 500ms}}
+  - name: pause
+    expect: the worker answers nothing while it is paused, and at once after
+    steps:
+      - exec: {{node: worker, command: {SERVE}}}
+      - sleep: 300ms
+      - id: traffic
+        probe:
+          background: true
+          connect: {{from: host, targets: ['${{nodes.worker.ip}}:8080'], interval: 50ms, proto: http, perConnectionTimeout: 300ms}}
+      - id: calm
+        sleep: 500ms
+      - id: paused
+        pause-node: {{node: worker, for: 1s}}
+      - sleep: 300ms
+      - id: after
+        sleep: 1s
+      - stop: {{probe: traffic}}
+      - assert:
+          during: {{probe: traffic, from: calm, until: calm, maxFailures: 0}}
+      - assert:
+          during: {{probe: traffic, from: paused, until: paused, minFailures: 5}}
+      - assert:
+          during: {{probe: traffic, from: after, maxFailures: 0, only: [pod-a]}}
 "#
     )
 }
@@ -90,7 +113,7 @@ fn steps(report: &serde_json::Value, variant: &str) -> Vec<serde_json::Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn docker_background_a_probe_across_a_restart_and_a_disconnect_records_each_outage() {
+async fn docker_background_a_probe_across_a_restart_a_pause_and_a_disconnect_records_each_outage() {
     let engine = BollardEngine::connect().await.unwrap();
     let w = World::new(&engine).await;
     let name = w.cluster(1);
@@ -135,6 +158,13 @@ async fn docker_background_a_probe_across_a_restart_and_a_disconnect_records_eac
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{message}"));
     assert!(longest >= 1000.0, "the gap spans the 1 s cut: {message}");
+    // Pause: calm before, timeouts while frozen, answers after; every step holds.
+    let p = steps(&report, "pause");
+    for (i, s) in p.iter().enumerate() {
+        assert_eq!(status(s), "passed", "pause step {i}: {s}\n{out}");
+    }
+    let frozen = p[9]["evidence"].as_str().unwrap();
+    assert!(frozen.contains("timed out"), "{frozen}");
     // The node is back on the network with its address: the run's cleanup found nothing to do.
     let info = engine_nodes(&engine, &name).await;
     assert!(info.iter().all(|(_, on)| *on), "{info:?}");
