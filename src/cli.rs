@@ -33,6 +33,10 @@ pub enum Command {
         /// newest rules kindproof knows]
         #[arg(long, value_name = "V", value_parser = kind_version)]
         kind_version: Option<KindVersion>,
+        /// Also say whether each scenario runs on any cluster (`run --kubeconfig`), and if not
+        /// why: kind-only actions, probes from a node, kind node names, host ports
+        #[arg(long)]
+        portable: bool,
         /// Scenario directories (`scenarios/`, `scenarios/<name>/`), scenario files, kind
         /// config files, or directories of them: each file is checked as what its
         /// apiVersion/kind say it is

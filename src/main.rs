@@ -26,8 +26,9 @@ fn main() {
         match cli.command {
             Command::Validate {
                 kind_version,
+                portable,
                 files,
-            } => commands::validate::run(kind_version, &files),
+            } => commands::validate::run(kind_version, portable, &files),
             Command::List { paths } => commands::list::run(&paths),
             Command::Pool { action } => {
                 commands::pool::run(match action {

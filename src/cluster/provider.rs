@@ -86,13 +86,23 @@ pub async fn reread<E: Engine>(
     ))
 }
 
-/// A node from the API: the InternalIP addresses, and the role from the node-role labels
-/// (`control-plane` when it has that role, else `worker`).
+/// A node from the API: the InternalIP addresses, and the role from the
+/// `node-role.kubernetes.io/<role>` labels (`control-plane` when it has that one, else the
+/// first other in name order, else `worker`).
 pub fn from_api(node: &Value) -> Node {
     let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let control_plane = node["metadata"]["labels"]
+    let roles: Vec<&str> = node["metadata"]["labels"]
         .as_object()
-        .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"));
+        .into_iter()
+        .flat_map(|l| l.keys())
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let role = if roles.contains(&"control-plane") {
+        "control-plane"
+    } else {
+        roles.iter().min().copied().unwrap_or("worker")
+    };
     let mut ipv4 = None;
     let mut ipv6 = None;
     for a in node
@@ -112,11 +122,7 @@ pub fn from_api(node: &Value) -> Node {
     }
     Node {
         name,
-        role: if control_plane {
-            "control-plane".into()
-        } else {
-            "worker".into()
-        },
+        role: role.to_string(),
         ipv4,
         ipv6,
         published: Vec::new(),
@@ -182,5 +188,11 @@ mod tests {
         assert_eq!(cp.container, None);
         let w = from_api(&json!({"metadata": {"name": "w", "labels": {}}, "status": {}}));
         assert_eq!((w.role.as_str(), w.ipv4), ("worker", None));
+        let infra = from_api(&json!({"metadata": {"name": "i", "labels": {
+            "node-role.kubernetes.io/monitoring": "", "node-role.kubernetes.io/infra": "true"}}}));
+        assert_eq!(infra.role, "infra");
+        let both = from_api(&json!({"metadata": {"name": "b", "labels": {
+            "node-role.kubernetes.io/master": "", "node-role.kubernetes.io/control-plane": ""}}}));
+        assert_eq!(both.role, "control-plane");
     }
 }

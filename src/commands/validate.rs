@@ -77,7 +77,11 @@ pub fn render(path: &Path, check: &ConfigCheck) -> (String, bool) {
     }
 }
 
-pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), AppError> {
+pub fn run(
+    kind_version: Option<KindVersion>,
+    portable: bool,
+    files: &[PathBuf],
+) -> Result<(), AppError> {
     let (version, source) = rules_version(kind_version)?;
     let inputs = classify(files).map_err(AppError::InvalidInput)?;
     let scenario_files: Vec<PathBuf> = inputs
@@ -92,7 +96,7 @@ pub fn run(kind_version: Option<KindVersion>, files: &[PathBuf]) -> Result<(), A
         .collect();
     let mut bad = Vec::new();
     if !scenario_files.is_empty()
-        && let Err(e) = scenarios(version, &scenario_files)
+        && let Err(e) = scenarios(version, portable, &scenario_files)
     {
         bad.push(e.to_string());
     }
@@ -165,9 +169,10 @@ fn load_files(
     Ok(loaded)
 }
 
-fn scenarios(version: KindVersion, files: &[PathBuf]) -> Result<(), AppError> {
+fn scenarios(version: KindVersion, portable: bool, files: &[PathBuf]) -> Result<(), AppError> {
     let loaded = load_files(version, files)?;
     let mut out = String::new();
+    let mut anywhere = 0;
     for s in &loaded {
         let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
         out.push_str(&format!(
@@ -177,11 +182,29 @@ fn scenarios(version: KindVersion, files: &[PathBuf]) -> Result<(), AppError> {
             names.join(", "),
             s.cluster.config_file.display()
         ));
+        if portable {
+            let why = crate::scenario::portable::reasons(s);
+            if why.is_empty() {
+                anywhere += 1;
+                out.push_str("  portable: runs on any cluster (run --kubeconfig)\n");
+            } else {
+                out.push_str("  not portable: it needs kind\n");
+                for w in why {
+                    out.push_str(&format!("    {w}\n"));
+                }
+            }
+        }
     }
     out.push_str(&format!(
         "{} scenario(s) valid (kind {version} rules)\n",
         loaded.len()
     ));
+    if portable {
+        out.push_str(&format!(
+            "{anywhere} of {} scenario(s) portable\n",
+            loaded.len()
+        ));
+    }
     crate::out!("{out}");
     Ok(())
 }

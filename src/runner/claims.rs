@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::plan::{all_steps, manifest_docs};
+use super::plan::manifest_docs;
 use crate::scenario::model::*;
 
 /// One cluster-wide thing a variant holds.
@@ -242,7 +242,7 @@ pub fn holding(
             out.alone = mine.alone;
         }
     }
-    for step in all_steps(v) {
+    for step in v.all_steps() {
         let why = match &step.action {
             Action::RestartNode(n) => Some(format!("restarts node {}", n.0)),
             Action::PauseNode { node, .. } => Some(format!("pauses node {}", node.0)),

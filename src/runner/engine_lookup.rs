@@ -24,15 +24,19 @@ impl<B: Backend> Run<'_, B> {
             ["cluster", "name"] => Some(self.cx.cluster.clone()),
             ["namespace"] => Some(self.cx.namespace.clone()),
             ["probe", "image"] => Some(self.cx.probe_image.clone()),
-            ["nodes", node, field] => {
-                let n = self.state.nodes.get(*node)?;
-                match *field {
-                    "ip" => n.ipv4.map(|i| i.to_string()),
-                    "ipv6" => n.ipv6.map(|i| i.to_string()),
-                    "name" => Some(n.name.clone()),
-                    _ => None,
-                }
+            ["nodes", "role", rest] => {
+                let r = crate::scenario::node_ref::parse(rest).ok()?;
+                let key = crate::scenario::node_ref::nth(
+                    self.state
+                        .nodes
+                        .iter()
+                        .map(|(k, n)| (k.as_str(), n.role.as_str())),
+                    r.role,
+                    r.index,
+                )?;
+                node_field(self.state.nodes.get(key)?, r.field)
             }
+            ["nodes", node, field] => node_field(self.state.nodes.get(*node)?, field),
             ["ports", node, port] => {
                 let n = self.state.nodes.get(*node)?;
                 let (number, proto) = port.split_once('/')?;
@@ -108,5 +112,15 @@ impl<B: Backend> Run<'_, B> {
             &self.resolve(&r.name)?,
             namespace,
         ))
+    }
+}
+
+/// A node's `ip`, `ipv6` or `name`.
+fn node_field(n: &Node, field: &str) -> Option<String> {
+    match field {
+        "ip" => n.ipv4.map(|i| i.to_string()),
+        "ipv6" => n.ipv6.map(|i| i.to_string()),
+        "name" => Some(n.name.clone()),
+        _ => None,
     }
 }

@@ -750,3 +750,21 @@ async fn a_wait_rides_out_an_api_server_that_is_briefly_gone_but_not_one_that_st
         }
     );
 }
+
+#[tokio::test]
+async fn role_references_name_the_nodes_kind_names_do() {
+    let (_t, s) = scenario(
+        "steps:
+  - exec:
+      node: '${nodes.role.worker[1].name}'
+      command: [echo, '${nodes.role.worker[0].ip}', '${nodes.worker.ip}', '${nodes.role.control-plane[0].name}']
+",
+    );
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert!(r.status.is_passed(), "{:?}", r.status);
+    assert_eq!(
+        fake.calls()[0],
+        "exec kp-s-1-worker2 echo 127.0.0.3 127.0.0.3 kp-s-1-control-plane"
+    );
+}

@@ -95,19 +95,6 @@ pub fn select(
     out
 }
 
-pub(crate) fn all_steps(v: &Variant) -> Vec<&Step> {
-    fn walk<'a>(steps: &'a [Step], out: &mut Vec<&'a Step>) {
-        for s in steps {
-            out.push(s);
-            walk(&s.finally, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&v.steps, &mut out);
-    walk(&v.cleanup, &mut out);
-    out
-}
-
 /// What a variant needs from the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -138,7 +125,7 @@ pub fn needs(v: &Variant) -> Needs {
         api: v.when.iter().any(|g| g.what == GateOn::Kubernetes),
         ..Default::default()
     };
-    for s in all_steps(v) {
+    for s in v.all_steps() {
         if !matches!(
             s.action,
             Action::KindCreate { .. } | Action::Sleep(_) | Action::Assert(Assertion::Result { .. })
@@ -248,7 +235,7 @@ pub(crate) fn manifest_docs(
         crate::scenario::vars::substitute(text, |n| lookup(n).or_else(|| Some(format!("${{{n}}}"))))
     };
     let mut out = Vec::new();
-    for step in all_steps(v) {
+    for step in v.all_steps() {
         let source = match &step.action {
             Action::Apply { source, .. } | Action::Delete(DeleteWhat::Manifest(source)) => source,
             _ => continue,

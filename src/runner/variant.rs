@@ -11,7 +11,6 @@ use super::claims::{Holding, holding};
 use super::cleanup::Cleanup;
 use super::engine::{Context, run_variant};
 use super::outcome::{Status, StepReport, VariantReport};
-use super::plan::all_steps;
 use super::provider::ClusterProvider;
 use super::reporter::{Event, Reporters};
 use super::schedule::Scheduler;
@@ -65,17 +64,24 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
         match parts.as_slice() {
             ["cluster", "name"] => Some(self.handle.name.clone()),
             ["probe", "image"] => Some(image_name()),
+            ["nodes", "role", rest] => {
+                let r = crate::scenario::node_ref::parse(rest).ok()?;
+                let nodes = self.nodes();
+                let name = crate::scenario::node_ref::nth(
+                    nodes.iter().map(|n| (n.name.as_str(), n.role.as_str())),
+                    r.role,
+                    r.index,
+                )?;
+                let n = nodes.iter().find(|n| n.name == name)?;
+                known_field(n, r.field)
+            }
             ["nodes", node, field] => {
                 let nodes = self.nodes();
                 let n = nodes.iter().find(|n| {
                     n.name == *node
                         || n.name.strip_prefix(&format!("{}-", self.handle.name)) == Some(node)
                 })?;
-                match *field {
-                    "ip" => n.ipv4.map(|i| i.to_string()),
-                    "name" => Some(n.name.clone()),
-                    _ => None,
-                }
+                known_field(n, field)
             }
             [single] if depth < 8 => {
                 let value = v.variables.get(*single)?;
@@ -124,7 +130,7 @@ fn skipped(s: &Scenario, v: &Variant, reason: String) -> VariantReport {
 
 /// Whether `v` restarts or pauses a node.
 fn disrupts_nodes(v: &Variant) -> bool {
-    all_steps(v).iter().any(|s| {
+    v.all_steps().iter().any(|s| {
         matches!(
             s.action,
             Action::RestartNode(_)
@@ -306,4 +312,13 @@ async fn run_in<P: ClusterProvider>(
         report.diagnostics = Some(dir.display().to_string());
     }
     report
+}
+
+/// A node's field as far as it is known before a variant runs (its address and name).
+fn known_field(n: &Node, field: &str) -> Option<String> {
+    match field {
+        "ip" => n.ipv4.map(|i| i.to_string()),
+        "name" => Some(n.name.clone()),
+        _ => None,
+    }
 }

@@ -82,6 +82,20 @@ impl Scenario {
 }
 
 impl Variant {
+    /// Every step it can run, `finally` and `cleanup:` steps included, in order.
+    pub fn all_steps(&self) -> Vec<&Step> {
+        fn walk<'a>(steps: &'a [Step], out: &mut Vec<&'a Step>) {
+            for s in steps {
+                out.push(s);
+                walk(&s.finally, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.steps, &mut out);
+        walk(&self.cleanup, &mut out);
+        out
+    }
+
     /// The first version gate that `kind` and `kubernetes` (as this run or host has them; `None`
     /// when unknown) do not meet, as a reason: `needs kind >=0.22; this run has 0.21.0`.
     pub fn unmet_gate(

@@ -3,7 +3,7 @@
 //!
 //! Names: user variables (`${manifest}`), `${cluster.name}`, `${namespace}`, `${probe.image}`,
 //! `${nodes.<node>.ip|ipv6|name}` (node by kind's short name: `control-plane`, `worker`,
-//! `worker2`…), `${ports.<node>.<containerPort>/<tcp|udp|sctp>}` (the host port published),
+//! `worker2`…), `${nodes.role.<role>[<index>].ip|ipv6|name}` (node by role, portable), `${ports.<node>.<containerPort>/<tcp|udp|sctp>}` (the host port published),
 //! `${steps.<id>.<output>}` (an earlier step's output).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,6 +79,30 @@ impl Known {
         let parts: Vec<&str> = name.splitn(3, '.').collect();
         let ok = match parts.as_slice() {
             ["cluster", "name"] | ["namespace"] | ["probe", "image"] => true,
+            ["nodes", "role", rest] => {
+                let r = match super::node_ref::parse(rest) {
+                    Ok(r) => r,
+                    Err(e) => return Some(format!("unknown variable `${{{name}}}`: {e}")),
+                };
+                let of_role = self
+                    .nodes
+                    .iter()
+                    .filter(|n| super::node_ref::kind_role(n) == r.role)
+                    .count();
+                if r.index >= of_role {
+                    let have: Vec<String> = super::node_ref::kind_counts(&self.nodes)
+                        .into_iter()
+                        .map(|(role, n)| format!("{n} {role}"))
+                        .collect();
+                    return Some(format!(
+                        "unknown variable `${{{name}}}`: the cluster has {of_role} {} node(s), so no index {} (nodes: {})",
+                        r.role,
+                        r.index,
+                        have.join(", ")
+                    ));
+                }
+                true
+            }
             ["nodes", node, field] => {
                 if !self.nodes.contains(*node) {
                     return Some(format!(
@@ -158,6 +182,34 @@ mod tests {
         assert_eq!(
             substitute("echo $${HOME} ${ip}", |_| Some("1.2.3.4".into())).unwrap(),
             "echo ${HOME} 1.2.3.4"
+        );
+    }
+
+    #[test]
+    fn role_references_are_checked_against_the_roles_nodes() {
+        let mut k = Known::default();
+        k.nodes
+            .extend(["control-plane".into(), "worker".into(), "worker2".into()]);
+        for ok in [
+            "nodes.role.worker[0].ip",
+            "nodes.role.worker[1].name",
+            "nodes.role.control-plane[0].ipv6",
+        ] {
+            assert_eq!(k.check(ok), None, "{ok}");
+        }
+        assert_eq!(
+            k.check("nodes.role.worker[2].ip").unwrap(),
+            "unknown variable `${nodes.role.worker[2].ip}`: the cluster has 2 worker node(s), so no index 2 (nodes: 1 control-plane, 2 worker)"
+        );
+        assert!(
+            k.check("nodes.role.infra[0].ip")
+                .unwrap()
+                .contains("has 0 infra node(s)")
+        );
+        assert!(
+            k.check("nodes.role.worker.ip")
+                .unwrap()
+                .contains("not a role reference")
         );
     }
 

@@ -222,3 +222,99 @@ fn report_timeline_reads_a_recorded_run_and_refuses_what_is_not_one() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no `timeline` field"), "{}", text(&o).1);
 }
+
+/// `validate --portable` says which scenarios run on any cluster and, for the others, every
+/// reason with its place: kind-only actions by variant and line, kind node names with the
+/// portable spelling, host ports.
+#[test]
+fn validate_portable_names_what_needs_kind_and_how_to_say_it_portably() {
+    let o = kindproof()
+        .current_dir(root())
+        .args([
+            "validate",
+            "--kind-version",
+            "0.33.0",
+            "--portable",
+            "scenarios",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let section = |name: &str| -> String {
+        let start = out
+            .find(&format!("ok     scenarios/{name}/"))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        let rest = &out[start..];
+        let end = rest[1..].find("\nok     ").map_or(rest.len(), |e| e + 1);
+        rest[..end].to_string()
+    };
+    // The shipped scenarios name nodes by role: these run anywhere.
+    for name in ["flower-bind-nodeip", "rolling-update-drops-connections"] {
+        assert!(
+            section(name).contains("  portable: runs on any cluster"),
+            "{}",
+            section(name)
+        );
+    }
+    let nodeport = section("nodeport-shared-selector");
+    assert!(
+        nodeport.contains("not portable")
+            && nodeport.contains(
+                "variant control-local-policy-from-the-node, line 75: a probe from node:worker"
+            ),
+        "{nodeport}"
+    );
+    let hostports = section("kind-random-hostports");
+    assert!(
+        hostports.contains("variant bug, line 18: kind-create runs kind"),
+        "{hostports}"
+    );
+    assert!(
+        hostports.contains("scenario.yaml:38: ${ports.control-plane.80/tcp} reads a host port"),
+        "{hostports}"
+    );
+    assert!(out.contains("3 of 6 scenario(s) portable"), "{out}");
+
+    // A kind node name gets its portable spelling, at its file and line.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        "apiVersion: kindproof.dev/v1alpha1
+kind: Scenario
+name: s
+summary: kind names
+cluster:
+  config: kind.yaml
+variants:
+  - name: v
+    expect: a probe to the second worker
+    steps:
+      - id: p
+        probe:
+          connect: {from: host, targets: ['${nodes.worker2.ip}:80'], count: 1}
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kind.yaml"),
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n",
+    )
+    .unwrap();
+    let o = kindproof()
+        .args(["validate", "--kind-version", "0.33.0", "--portable"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains(
+            "    scenario.yaml:13: ${nodes.worker2.ip} names a kind node: write ${nodes.role.worker[1].ip}\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("0 of 1 scenario(s) portable"), "{out}");
+}
