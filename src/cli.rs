@@ -98,10 +98,14 @@ pub enum Command {
         /// The cluster name [default: kp-<config name>-<run id>]
         #[arg(long, value_name = "NAME", value_parser = cluster_name)]
         name: Option<String>,
-        /// The node image; must be present locally, kindproof never pulls [default:
+        /// The node image; must be present locally unless --pull [default:
         /// $KINDPROOF_NODE_IMAGE, else the newest local kindest/node]
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
+        /// Let kind pull the node image when it is not present locally (also KINDPROOF_PULL=1);
+        /// without it nothing is ever pulled
+        #[arg(long)]
+        pull: bool,
         /// How long kind waits for the control plane
         #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::scenario::convert::duration)]
         wait: std::time::Duration,
@@ -205,9 +209,14 @@ pub struct RunCommand {
     /// The kubeconfig context [default: its current context]; needs --kubeconfig
     #[arg(long, value_name = "NAME", requires = "kubeconfig")]
     pub context: Option<String>,
-    /// The node image for clusters this run creates (must be local)
+    /// The node image for clusters this run creates (must be local unless --pull)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// Let kind pull a node image that is not present locally, and pull the images the
+    /// manifests use before loading them into the nodes (also KINDPROOF_PULL=1); the run says
+    /// what it pulled. Without it nothing is ever pulled
+    #[arg(long)]
+    pub pull: bool,
     /// Write a JUnit XML report here
     #[arg(long, value_name = "FILE", value_parser = crate::output::output_file)]
     pub report_junit: Option<PathBuf>,

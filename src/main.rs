@@ -62,6 +62,7 @@ fn main() {
                     kubeconfig: r.kubeconfig,
                     context: r.context,
                     image: r.image,
+                    pull: r.pull,
                     report_junit: r.report_junit,
                     report_json: r.report_json,
                     artifacts: Some(r.artifacts),
@@ -100,6 +101,7 @@ fn main() {
                 config,
                 name,
                 image,
+                pull,
                 wait,
                 export_kubeconfig,
             } => {
@@ -107,6 +109,7 @@ fn main() {
                     config,
                     name,
                     image,
+                    pull,
                     wait,
                     export_kubeconfig,
                 })

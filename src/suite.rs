@@ -103,7 +103,7 @@ impl Suite {
     pub async fn env(&self) -> Env {
         let kind = crate::kind_cli::installed_release();
         let node_image = match BollardEngine::connect().await {
-            Ok(e) => node_image(&e, None).await.ok(),
+            Ok(e) => node_image(&e, None, false).await.ok().map(|i| i.name),
             Err(_) => None,
         };
         let kubernetes = node_image
@@ -192,6 +192,7 @@ impl<'s> Case<'s> {
                         version,
                         image,
                         wait,
+                        pull: false,
                     })
                     .await?
             }

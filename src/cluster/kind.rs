@@ -20,6 +20,45 @@ use crate::kind_config::version::KindVersion;
 pub const PROVIDER_ENV: &str = "KIND_EXPERIMENTAL_PROVIDER";
 /// Names the node image when a scenario pins none.
 pub const NODE_IMAGE_ENV: &str = "KINDPROOF_NODE_IMAGE";
+/// `1` (or `true`, `yes`) allows pulling, as `--pull` does.
+pub const PULL_ENV: &str = "KINDPROOF_PULL";
+
+/// Whether this process may pull: `--pull`, or `KINDPROOF_PULL=1`. Off by default.
+pub fn pull_allowed(flag: bool) -> bool {
+    flag || std::env::var(PULL_ENV)
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+/// The node image a cluster is made from: whether it is here, and whether kind may pull what
+/// is not (`--pull`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeImage {
+    pub name: String,
+    pub local: bool,
+    pub pull: bool,
+}
+
+impl NodeImage {
+    /// An image present here, pulls not allowed (tests, and images checked already).
+    pub fn local(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            local: true,
+            pull: false,
+        }
+    }
+
+    /// What the run says about an image kind pulls, or `None` for a local one.
+    pub fn notice(&self) -> Option<String> {
+        (!self.local).then(|| {
+            format!(
+                "node image {} is not present locally: kind pulls it (--pull)",
+                self.name
+            )
+        })
+    }
+}
+
 const NODE_REPO: &str = "kindest/node";
 /// The oldest kind whose behaviour kindproof knows (its port rules start at 0.19).
 pub const MIN_KIND: KindVersion = KindVersion::new(0, 19, 0);
@@ -41,11 +80,11 @@ pub enum ClusterError {
     #[error("kind {found} at {bin} is too old: kindproof needs kind {MIN_KIND} or newer")]
     KindTooOld { bin: String, found: KindVersion },
     #[error(
-        "failed to find node image {image} locally: kindproof never pulls; `docker load` it first or pick another with --image"
+        "failed to find node image {image} locally: kindproof pulls only when allowed; `docker load` it first, pick another with --image, or allow pulling with --pull ({PULL_ENV}=1)"
     )]
     NodeImageMissing { image: String },
     #[error(
-        "failed to find a node image: no {NODE_REPO} image is present locally and none was named; kindproof never pulls: `docker load` one, or name one with --image or {NODE_IMAGE_ENV}"
+        "failed to find a node image: no {NODE_REPO} image is present locally and none was named: `docker load` one, or name one with --image or {NODE_IMAGE_ENV} (with --pull, the one named is pulled)"
     )]
     NoNodeImage,
     #[error("failed to run `{command}`: {source}")]
@@ -114,28 +153,32 @@ pub fn check_kind() -> Result<KindVersion, ClusterError> {
 }
 
 /// The node image to use: `explicit`, else `$KINDPROOF_NODE_IMAGE`, else the newest local
-/// `kindest/node` tag. It must be present locally: kind would otherwise pull it.
+/// `kindest/node` tag. It must be present locally (kind would pull it) unless `pull` allows
+/// kind to pull it; an image nobody named is never pulled.
 pub async fn node_image<E: Engine>(
     engine: &E,
     explicit: Option<&str>,
-) -> Result<String, ClusterError> {
+    pull: bool,
+) -> Result<NodeImage, ClusterError> {
     let named = explicit
         .map(str::to_string)
         .or_else(|| std::env::var(NODE_IMAGE_ENV).ok().filter(|i| !i.is_empty()));
-    let image = match named {
+    let name = match named {
         Some(i) => i,
         None => newest_tag(engine.image_tags(NODE_REPO).await?).ok_or(ClusterError::NoNodeImage)?,
     };
-    require_local(engine, &image).await?;
-    Ok(image)
-}
-
-async fn require_local<E: Engine>(engine: &E, image: &str) -> Result<(), ClusterError> {
-    match engine.inspect_image(image).await? {
-        Some(_) => Ok(()),
-        None => Err(ClusterError::NodeImageMissing {
-            image: image.to_string(),
+    match engine.inspect_image(&name).await? {
+        Some(_) => Ok(NodeImage {
+            name,
+            local: true,
+            pull,
         }),
+        None if pull => Ok(NodeImage {
+            name,
+            local: false,
+            pull,
+        }),
+        None => Err(ClusterError::NodeImageMissing { image: name }),
     }
 }
 
@@ -160,8 +203,8 @@ pub struct CreateRequest {
     pub name: String,
     /// The config with its host ports resolved.
     pub config: Cluster,
-    /// A node image present locally (see [`node_image`]).
-    pub image: String,
+    /// The node image (see [`node_image`]).
+    pub image: NodeImage,
     /// The cluster's private directory (mode 0700): config and kubeconfig go there.
     pub dir: PathBuf,
     /// `kind create cluster --wait`.
@@ -178,6 +221,15 @@ pub struct Created {
     pub nodes: Vec<KindNode>,
 }
 
+async fn require_local<E: Engine>(engine: &E, image: &str) -> Result<(), ClusterError> {
+    match engine.inspect_image(image).await? {
+        Some(_) => Ok(()),
+        None => Err(ClusterError::NodeImageMissing {
+            image: image.to_string(),
+        }),
+    }
+}
+
 /// The kind CLI plus a Docker engine.
 pub struct KindProvider<'e, E: Engine> {
     pub engine: &'e E,
@@ -192,10 +244,13 @@ impl<E: Engine> KindProvider<'_, E> {
     /// returned future kills the kind process (the caller then calls [`Self::delete`]).
     pub async fn create(&self, req: &CreateRequest) -> Result<Created, ClusterError> {
         check_provider()?;
-        require_local(self.engine, &req.image).await?;
-        for node in &req.config.nodes {
-            if let Some(image) = &node.image {
-                require_local(self.engine, &image.value).await?;
+        // Unless pulling is allowed, kind must find every node image here: it would pull it.
+        if !req.image.pull {
+            require_local(self.engine, &req.image.name).await?;
+            for node in &req.config.nodes {
+                if let Some(image) = &node.image {
+                    require_local(self.engine, &image.value).await?;
+                }
             }
         }
         let network = network_name();
@@ -223,7 +278,7 @@ impl<E: Engine> KindProvider<'_, E> {
             "--kubeconfig".into(),
             kubeconfig.display().to_string(),
             "--image".into(),
-            req.image.clone(),
+            req.image.name.clone(),
             "--wait".into(),
             wait,
         ];

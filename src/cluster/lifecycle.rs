@@ -30,7 +30,7 @@ pub struct Prepare<'a> {
     pub config: &'a crate::kind_config::model::Cluster,
     pub version: crate::kind_config::version::KindVersion,
     pub name: &'a str,
-    pub image: String,
+    pub image: crate::cluster::kind::NodeImage,
     pub run_id: &'a str,
     /// Recorded as kept (`up`): `clean` leaves it.
     pub keep: bool,

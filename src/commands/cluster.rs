@@ -24,6 +24,8 @@ pub struct UpArgs {
     pub config: PathBuf,
     pub name: Option<String>,
     pub image: Option<String>,
+    /// `--pull`: kind may pull the node image.
+    pub pull: bool,
     pub wait: Duration,
     pub export_kubeconfig: bool,
 }
@@ -49,12 +51,17 @@ pub async fn up(args: UpArgs) -> Result<(), AppError> {
         }
     };
     let engine = BollardEngine::connect().await?;
-    let image = node_image(&engine, args.image.as_deref()).await?;
+    let image = node_image(
+        &engine,
+        args.image.as_deref(),
+        crate::cluster::kind::pull_allowed(args.pull),
+    )
+    .await?;
     let base = state_base();
     // The run's way of making a cluster (ports picked again when Docker took one meanwhile),
     // with up's own lines on stderr.
     let events = Reporters::new(vec![Box::new(UpLines {
-        image: image.clone(),
+        image: image.name.clone(),
     })]);
     let cleanup = Cleanup::new();
     let make_it = make(

@@ -120,12 +120,12 @@ pub async fn run(action: Action) -> Result<(), AppError> {
             check_provider()?;
             let version = check_kind()?;
             let engine = BollardEngine::connect().await?;
-            let image = node_image(&engine, image.as_deref()).await?;
+            let image = node_image(&engine, image.as_deref(), false).await?;
             let events: Reporters = standard(false, false, None, None);
             let run_id = crate::labels::new_run_id();
             for file in configs {
                 let loaded = super::ports::usable_config(&file, version)?;
-                let key = shape_of(&file, &image, &version.to_string())?;
+                let key = shape_of(&file, &image.name, &version.to_string())?;
                 let maker = KindMaker {
                     engine: &engine,
                     make: Some((

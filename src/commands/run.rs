@@ -33,6 +33,8 @@ pub struct RunArgs {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub image: Option<String>,
+    /// `--pull`: node images and the manifests' images may be pulled.
+    pub pull: bool,
     pub report_junit: Option<PathBuf>,
     pub report_json: Option<PathBuf>,
     /// Diagnostics bundles of variants that do not pass go under here.
@@ -74,7 +76,9 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     let engine = BollardEngine::connect().await?;
     let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
     let events = standard(args.verbose, live, args.report_junit, args.report_json);
-    let settings = Settings::detect(args.jobs, args.keep, args.verbose, args.artifacts);
+    let mut settings = Settings::detect(args.jobs, args.keep, args.verbose, args.artifacts);
+    let pull = crate::cluster::kind::pull_allowed(args.pull);
+    settings.pull = pull;
     let load = started.elapsed();
     let (engine, context) = (&engine, args.context);
     let drive = Drive {
@@ -107,7 +111,8 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         }
         (None, None) if args.pool => {
             let (image, wait) = (args.image, args.wait);
-            let pooled = Pooled::new(engine, version, image, wait, Pool::from_env()?);
+            let mut pooled = Pooled::new(engine, version, image, wait, Pool::from_env()?);
+            pooled.pull = pull;
             pooled.prune_expired(&events).await;
             drive.run(&pooled).await
         }
@@ -119,6 +124,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                     version,
                     image,
                     wait,
+                    pull,
                 })
                 .await
         }

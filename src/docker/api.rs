@@ -235,6 +235,10 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<(), DockerError>> + Send {
         async { Err(DockerError::Unsupported("no network connect here".into())) }
     }
+    /// `docker pull IMAGE`: only ever called when the user allowed pulling (`--pull`).
+    fn pull_image(&self, _image: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        async { Err(DockerError::Unsupported("no image pull here".into())) }
+    }
     /// A running container's stdout as it is written, until the container ends.
     fn follow_stdout(
         &self,

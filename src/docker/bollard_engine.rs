@@ -434,6 +434,10 @@ impl Engine for BollardEngine {
         super::bollard_network::follow_stdout(&self.docker, id)
     }
 
+    async fn pull_image(&self, image: &str) -> Result<(), DockerError> {
+        super::bollard_network::pull(&self.docker, image).await
+    }
+
     async fn build_image(&self, context_tar: Bytes, tag: &str) -> Result<(), DockerError> {
         let options = BuildImageOptions {
             dockerfile: "Dockerfile".to_string(),

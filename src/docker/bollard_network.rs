@@ -1,6 +1,6 @@
-//! The real engine's calls for faults and background probes, through bollard: a container
-//! taken off and put back on a network (with its addresses), and a container's stdout
-//! followed as it is written.
+//! The real engine's calls for faults, background probes and pulls by choice, through
+//! bollard: a container taken off and put back on a network (with its addresses), a
+//! container's stdout followed as it is written, and an image pulled (`--pull` only).
 
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -74,4 +74,17 @@ pub fn follow_stdout(
             .map_ok(LogOutput::into_bytes)
             .map_err(move |e| DockerError::op("follow the output of container", target.clone())(e)),
     )
+}
+
+/// `docker pull IMAGE` (a bare name means its `latest` tag), to its end.
+pub async fn pull(docker: &Docker, image: &str) -> Result<(), DockerError> {
+    let options = bollard::query_parameters::CreateImageOptions {
+        from_image: Some(image.to_string()),
+        ..Default::default()
+    };
+    docker
+        .create_image(Some(options), None, None)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+        .map_err(DockerError::op("pull image", image))
 }

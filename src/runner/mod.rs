@@ -19,6 +19,7 @@ mod engine_state;
 mod engine_wait;
 mod eventually;
 pub mod fresh;
+mod images;
 pub mod null_backend;
 pub mod observe;
 pub mod outcome;

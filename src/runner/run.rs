@@ -53,6 +53,8 @@ pub struct Settings {
     pub poll: Duration,
     /// The installed kind's version, for `when: kind` gates.
     pub kind_version: Option<Version>,
+    /// `--pull`: images the manifests use that are not here are pulled before they are loaded.
+    pub pull: bool,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             artifacts: artifacts.unwrap_or_else(|| "kindproof-artifacts".into()),
             poll: Duration::from_millis(500),
             kind_version,
+            pull: false,
         }
     }
 }
@@ -126,7 +129,8 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
         done.into_iter().flat_map(|(_, r)| r).collect()
     }
 
-    /// The images `g`'s manifests use, every one but the probe's present locally.
+    /// The images `g`'s manifests use, every one but the probe's present locally (pulled
+    /// first where `--pull` allows).
     async fn images(&self, g: &Group) -> Result<Vec<String>, AppError> {
         let probe_image = image_name();
         let mut images = Vec::new();
@@ -138,18 +142,15 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
         }
         images.sort();
         images.dedup();
-        // kindproof never pulls, and neither may kubelet.
-        let mut missing = Vec::new();
-        for i in images.iter().filter(|i| **i != probe_image) {
-            if self.engine.inspect_image(i).await?.is_none() {
-                missing.push(i.clone());
-            }
-        }
-        if !missing.is_empty() {
-            return Err(AppError::Environment(format!(
-                "images the manifests use are not present locally (kindproof never pulls; `docker load` them): {}",
-                missing.join(", ")
-            )));
+        // kubelet may never pull: what is not here is refused, or pulled here with --pull.
+        let others: Vec<String> = images
+            .iter()
+            .filter(|i| **i != probe_image)
+            .cloned()
+            .collect();
+        for i in super::images::make_local(self.engine, &others, self.settings.pull).await? {
+            self.events
+                .emit(&Event::Notice(format!("pulled image {i} (--pull)")));
         }
         Ok(images)
     }

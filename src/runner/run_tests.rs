@@ -160,6 +160,7 @@ fn settings(tmp: &tempfile::TempDir, keep: bool, keep_failed: bool) -> Settings 
         artifacts: tmp.path().join("artifacts"),
         poll: Duration::from_millis(10),
         kind_version: None,
+        pull: false,
     }
 }
 

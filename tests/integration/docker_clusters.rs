@@ -103,7 +103,8 @@ impl World {
             // Diagnostics bundles of failed runs stay in the test's own directory.
             .current_dir(self.tmp.path())
             .env_remove("KIND_EXPERIMENTAL_PROVIDER")
-            .env_remove("KINDPROOF_NODE_IMAGE");
+            .env_remove("KINDPROOF_NODE_IMAGE")
+            .env_remove("KINDPROOF_PULL");
         c
     }
 
@@ -441,6 +442,50 @@ async fn docker_up_refuses_what_cannot_work_before_kind_creates_anything() {
     assert!(
         err.contains("failed to find node image kindest/node:v0.0.0-absent locally"),
         "{err}"
+    );
+    let log = std::fs::read_to_string(w.log()).unwrap_or_default();
+    assert!(!log.contains("create cluster"), "kind never ran: {log}");
+    // With --pull the refusal is lifted and kind gets the image to pull. The fake kind cannot
+    // pull (bollard's create does not), so the create fails here: nothing is ever pulled.
+    let pull_log = w.tmp.path().join("kind-pull.log");
+    let o = w
+        .cmd()
+        .env("FAKE_KIND_LOG", &pull_log)
+        .args([
+            "up",
+            "--pull",
+            "--image",
+            "kindest/node:v0.0.0-absent",
+            "--name",
+            &name,
+        ])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(
+            "node image kindest/node:v0.0.0-absent is not present locally: kind pulls it (--pull)"
+        ),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(&pull_log).unwrap();
+    assert!(
+        log.contains(&format!("create cluster --name {name} "))
+            && log.contains("--image kindest/node:v0.0.0-absent"),
+        "{log}"
+    );
+    assert!(
+        engine
+            .inspect_image("kindest/node:v0.0.0-absent")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        kind_nodes(&engine, &name).await.unwrap().is_empty(),
+        "the failed create is gone"
     );
     // A kind too old to know.
     let o = w

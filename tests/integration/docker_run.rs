@@ -238,7 +238,7 @@ steps:
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}{err}");
     assert!(
-        out.contains("images the manifests use are not present locally (kindproof never pulls; `docker load` them): kindproof-test/absent:1"),
+        out.contains("images the manifests use are not present locally (kindproof pulls only with --pull or KINDPROOF_PULL=1; or `docker load` them): kindproof-test/absent:1"),
         "{out}"
     );
     assert!(

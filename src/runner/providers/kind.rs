@@ -34,6 +34,8 @@ pub struct KindShapes<'e, E: Engine> {
     pub image: Option<String>,
     /// How long kind and kindproof wait for a created cluster to be ready.
     pub wait: Duration,
+    /// `--pull`: kind may pull a node image that is not here.
+    pub pull: bool,
 }
 
 impl<E: Engine> KindShapes<'_, E> {
@@ -54,7 +56,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
 
     async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
         // An absent node image is refused before kind runs: kind would pull it.
-        node_image(self.engine, self.image_of(shape.group)).await?;
+        node_image(self.engine, self.image_of(shape.group), self.pull).await?;
         Ok(())
     }
 
@@ -65,7 +67,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
     ) -> Result<Acquired, AppError> {
         let (g, scenarios) = (shape.group, shape.scenarios);
         let first = &scenarios[g.picks[0].scenario];
-        let image = node_image(self.engine, self.image_of(g)).await?;
+        let image = node_image(self.engine, self.image_of(g), self.pull).await?;
         let stem = g
             .config_file
             .file_stem()
@@ -130,7 +132,7 @@ pub struct Make<'a> {
     pub config_file: &'a std::path::Path,
     pub version: KindVersion,
     pub name: &'a str,
-    pub image: String,
+    pub image: crate::cluster::kind::NodeImage,
     pub run_id: &'a str,
     pub wait: Duration,
     /// Wait until every node is Ready through the API (kind's `--wait` covers the control
@@ -165,6 +167,9 @@ pub async fn make<'p, E: Engine>(
     cleanup: Option<&Cleanup<'p>>,
 ) -> Result<(Created, Option<Token>), AppError> {
     let name = m.name;
+    if let Some(n) = m.image.notice() {
+        events.emit(&Event::Notice(n));
+    }
     // Docker hands out random host ports (hostPort -1, other jobs' containers) from the
     // range kindproof picks in: a port picked and released can be taken before kind binds
     // it. Then the half-made cluster goes and the ports are picked again.

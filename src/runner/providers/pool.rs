@@ -30,6 +30,8 @@ pub struct Pooled<'e, E: Engine> {
     /// `--image`: the node image of every shape, over the scenarios' own.
     pub image: Option<String>,
     pub wait: Duration,
+    /// `--pull`: kind may pull a node image that is not here.
+    pub pull: bool,
     pub pool: Pool,
     /// The leases this run holds, by cluster.
     pub leases: Mutex<BTreeMap<String, Arc<Lease>>>,
@@ -48,6 +50,7 @@ impl<'e, E: Engine> Pooled<'e, E> {
             version,
             image,
             wait,
+            pull: false,
             pool,
             leases: Mutex::new(BTreeMap::new()),
         }
@@ -99,7 +102,7 @@ impl<E: Engine> Maker for KindMaker<'_, E> {
             name: &name,
             ..m.clone()
         };
-        let (config, image) = (m.config_file.display().to_string(), m.image.clone());
+        let (config, image) = (m.config_file.display().to_string(), m.image.name.clone());
         let (created, _) = make(self.engine, m, events, None).await?;
         // The pool owns it now: `clean` and a run's sweep leave it; `pool prune` deletes it.
         mark_kept(&state_base(), &name)?;
@@ -171,7 +174,7 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
     }
 
     async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
-        node_image(self.engine, self.image_of(shape.group)).await?;
+        node_image(self.engine, self.image_of(shape.group), self.pull).await?;
         Ok(())
     }
 
@@ -183,8 +186,8 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
         let g = shape.group;
         let first = &shape.scenarios[g.picks[0].scenario];
         let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-        let image = node_image(self.engine, self.image_of(g)).await?;
-        let key = shape_of(&spec.config_file, &image, &self.version.to_string())?;
+        let image = node_image(self.engine, self.image_of(g), self.pull).await?;
+        let key = shape_of(&spec.config_file, &image.name, &self.version.to_string())?;
         let maker = KindMaker {
             engine: self.engine,
             make: Some((
