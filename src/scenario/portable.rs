@@ -34,7 +34,8 @@ pub fn reasons(s: &Scenario) -> Vec<String> {
     }
     let shorts = node_short_names(&with_defaults(&s.cluster.config));
     for file in own_files(&s.dir) {
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        // Bounded like every input (a file too large to be a manifest is not read).
+        let Ok(text) = crate::input::read_text(&file) else {
             continue;
         };
         let name = file.strip_prefix(&s.dir).unwrap_or(&file).display();
@@ -55,14 +56,16 @@ pub fn reasons(s: &Scenario) -> Vec<String> {
     out
 }
 
-/// The YAML files of a scenario's directory, in name order.
+/// The YAML files of a scenario's directory, in name order: regular files only (a symlink
+/// may lead outside the scenario, and nothing outside is read).
 fn own_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     files.sort();
     files

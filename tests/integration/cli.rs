@@ -303,9 +303,12 @@ variants:
         "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n",
     )
     .unwrap();
+    // A symlink out of the scenario is not read.
+    std::fs::write(d.path().join("outside.yaml"), "x: ${ports.worker.80/tcp}\n").unwrap();
+    std::os::unix::fs::symlink(d.path().join("outside.yaml"), dir.join("link.yaml")).unwrap();
     let o = kindproof()
         .args(["validate", "--kind-version", "0.33.0", "--portable"])
-        .arg(&dir)
+        .arg(dir.join("scenario.yaml"))
         .output()
         .unwrap();
     let (out, err) = text(&o);
@@ -317,4 +320,8 @@ variants:
         "{out}"
     );
     assert!(out.contains("0 of 1 scenario(s) portable"), "{out}");
+    assert!(
+        !out.contains("link.yaml") && !out.contains("ports.worker"),
+        "{out}"
+    );
 }

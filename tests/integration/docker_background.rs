@@ -12,7 +12,24 @@ use crate::support::text;
 
 const SERVE: &str = r#"['sh', '-c', 'mkdir -p /srv/a && echo {\"pod\":\"pod-a\"} > /srv/a/identity && (exec httpd -f -p 8080 -h /srv/a) </dev/null >/dev/null 2>&1 &']"#;
 
+/// The steps every variant begins with: the server up, the background probe started, a calm
+/// half second.
+fn start() -> String {
+    format!(
+        r#"      - exec: {{node: worker, command: {SERVE}}}
+      - sleep: 300ms
+      - id: traffic
+        probe:
+          background: true
+          connect: {{from: host, targets: ['${{nodes.worker.ip}}:8080'], interval: 50ms, proto: http, perConnectionTimeout: 300ms}}
+      - id: calm
+        sleep: 500ms
+"#
+    )
+}
+
 fn scenario() -> String {
+    let start = start();
     format!(
         r#"apiVersion: kindproof.dev/v1alpha1
 kind: Scenario
@@ -24,15 +41,7 @@ variants:
   - name: restart
     expect: the worker's server is gone from its kill until it is started again after the restart
     steps:
-      - exec: {{node: worker, command: {SERVE}}}
-      - sleep: 300ms
-      - id: traffic
-        probe:
-          background: true
-          connect: {{from: host, targets: ['${{nodes.worker.ip}}:8080'], interval: 50ms, proto: http, perConnectionTimeout: 300ms}}
-      - id: calm
-        sleep: 500ms
-      - id: restart
+{start}      - id: restart
         restart-node: worker
       - exec: {{node: worker, command: {SERVE}}}
       - sleep: 300ms
@@ -50,15 +59,7 @@ variants:
   - name: disconnect
     expect: the worker answers nothing while it is off kind's network, and at once once it is back
     steps:
-      - exec: {{node: worker, command: {SERVE}}}
-      - sleep: 300ms
-      - id: traffic
-        probe:
-          background: true
-          connect: {{from: host, targets: ['${{nodes.worker.ip}}:8080'], interval: 50ms, proto: http, perConnectionTimeout: 300ms}}
-      - id: calm
-        sleep: 500ms
-      - id: cut
+{start}      - id: cut
         disconnect-node: worker
       - sleep: 1s
       - id: mend
@@ -76,15 +77,7 @@ variants:
   - name: pause
     expect: the worker answers nothing while it is paused, and at once after
     steps:
-      - exec: {{node: worker, command: {SERVE}}}
-      - sleep: 300ms
-      - id: traffic
-        probe:
-          background: true
-          connect: {{from: host, targets: ['${{nodes.worker.ip}}:8080'], interval: 50ms, proto: http, perConnectionTimeout: 300ms}}
-      - id: calm
-        sleep: 500ms
-      - id: paused
+{start}      - id: paused
         pause-node: {{node: worker, for: 1s}}
       - sleep: 300ms
       - id: after
@@ -101,12 +94,7 @@ variants:
 }
 
 fn steps(report: &serde_json::Value, variant: &str) -> Vec<serde_json::Value> {
-    report["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["variant"] == variant)
-        .unwrap_or_else(|| panic!("no {variant} in {report}"))["steps"]
+    crate::support::variant_report(report, variant)["steps"]
         .as_array()
         .unwrap()
         .clone()
@@ -170,12 +158,7 @@ async fn docker_background_a_probe_across_a_restart_a_pause_and_a_disconnect_rec
     assert!(info.iter().all(|(_, on)| *on), "{info:?}");
 
     // The JSON report counts the windows; the bundle holds every attempt.
-    let variant = report["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["variant"] == "disconnect")
-        .unwrap();
+    let variant = crate::support::variant_report(&report, "disconnect");
     let windows = variant["probes"]["traffic"]["windows"].as_array().unwrap();
     assert_eq!(windows.len(), 3, "{variant}");
     // After the reconnect everything answered: the window has latencies (the connections are

@@ -50,15 +50,7 @@ async fn docker_faults_kubelet_is_undone_at_the_end_and_a_netem_the_node_cannot_
     let (code, out, report) = w.run_reporting(&name, 2);
     // One variant passed, one could not run its fault: an infrastructure error.
     assert_eq!(code, Some(3), "{out}");
-    let variant = |v: &str| {
-        report["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["variant"] == v)
-            .unwrap_or_else(|| panic!("no {v}: {report}"))
-            .clone()
-    };
+    let variant = |v: &str| crate::support::variant_report(&report, v).clone();
     let kubelet = variant("kubelet");
     assert_eq!(kubelet["status"], "passed", "{kubelet}\n{out}");
     // The stand-in in the node saw the stop, then the start the variant's end ran for it.

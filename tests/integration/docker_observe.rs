@@ -76,15 +76,7 @@ async fn docker_observe_routing_assertions_judge_rounds_not_one_sample() {
     w.scenario("observe", &scenario());
     let (code, out, report) = w.run_reporting(&name, 3);
     assert_eq!(code, Some(1), "{out}");
-    let variant = |v: &str| {
-        report["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["variant"] == v)
-            .unwrap_or_else(|| panic!("no {v} in {report}"))
-            .clone()
-    };
+    let variant = |v: &str| crate::support::variant_report(&report, v).clone();
     let rounds = |r: &serde_json::Value| {
         r["steps"].as_array().unwrap().last().unwrap()["rounds"]
             .as_array()

@@ -4,7 +4,7 @@
 //! ±20 %); a kubelet stopped on a worker leaves its pods answering; a background dns probe
 //! streamed by exec from a pod answers before CoreDNS is killed and again once it is back.
 
-use crate::support::{kind_bin, kindproof, root, text};
+use crate::support::{kind_bin, kindproof, root, text, variant_report as variant};
 
 /// `kindproof run DIR --image $KINDPROOF_NODE_IMAGE -j 1`: its exit code, output and report.
 fn run(dir: &std::path::Path) -> (Option<i32>, String, serde_json::Value) {
@@ -27,15 +27,6 @@ fn run(dir: &std::path::Path) -> (Option<i32>, String, serde_json::Value) {
     let report = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
         .unwrap_or_else(|_| panic!("no report: {out}{err}"));
     (o.status.code(), format!("{out}{err}"), report)
-}
-
-fn variant<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
-    report["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["variant"] == name)
-        .unwrap_or_else(|| panic!("no {name}: {report}"))
 }
 
 /// The windows judged over background probe `id` of `v`, in order.
@@ -143,52 +134,43 @@ variants:
       - assert: {during: {probe: names, from: back, until: back, maxFailures: 0}}
 "#;
 
-const SERVER: &str = r#"apiVersion: v1
+/// A probe `serve` pod named `name` on `port` (`extra`: more of its spec, indented as such).
+fn probe_pod(name: &str, port: u16, extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
 kind: Pod
 metadata:
-  name: server
-  labels: {app: server}
+  name: {name}
+  labels: {{app: {name}}}
 spec:
-  hostNetwork: true
-  nodeSelector:
-    kubernetes.io/hostname: ${nodes.worker.name}
-  containers:
+{extra}  containers:
   - name: probe
-    image: ${probe.image}
+    image: ${{probe.image}}
     imagePullPolicy: Never
-    args: [serve, --tcp, "18080", --quiet]
+    args: [serve, --tcp, "{port}", --quiet]
     env:
-    - {name: POD_NAME, value: server}
+    - {{name: POD_NAME, value: {name}}}
     readinessProbe:
-      tcpSocket: {port: 18080}
+      tcpSocket: {{port: {port}}}
       periodSeconds: 1
-"#;
-
-const CLIENT: &str = r#"apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  labels: {app: client}
-spec:
-  containers:
-  - name: probe
-    image: ${probe.image}
-    imagePullPolicy: Never
-    args: [serve, --tcp, "8080", --quiet]
-    env:
-    - {name: POD_NAME, value: client}
-    readinessProbe:
-      tcpSocket: {port: 8080}
-      periodSeconds: 1
-"#;
+"#
+    )
+}
 
 /// The faults scenario under `tmp` (with the shipped three-node config): its directory.
 fn faults_scenario(tmp: &std::path::Path) -> std::path::PathBuf {
     let dir = tmp.join("faults");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("scenario.yaml"), FAULTS).unwrap();
-    std::fs::write(dir.join("server.yaml"), SERVER).unwrap();
-    std::fs::write(dir.join("client.yaml"), CLIENT).unwrap();
+    // The server in worker's own network namespace; the client a plain pod.
+    let on_worker =
+        "  hostNetwork: true\n  nodeSelector:\n    kubernetes.io/hostname: ${nodes.worker.name}\n";
+    std::fs::write(
+        dir.join("server.yaml"),
+        probe_pod("server", 18080, on_worker),
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.yaml"), probe_pod("client", 8080, "")).unwrap();
     std::fs::create_dir_all(tmp.join("kind-configs")).unwrap();
     std::fs::copy(
         root().join("kind-configs/three-node.yaml"),

@@ -283,3 +283,11 @@ pub fn stand_in_kubeconfig(path: &Path, server: &str) {
     )
     .unwrap();
 }
+
+/// The report of variant `name` in a run's JSON report.
+pub fn variant_report<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    report["variants"]
+        .as_array()
+        .and_then(|v| v.iter().find(|r| r["variant"] == name))
+        .unwrap_or_else(|| panic!("no variant {name} in {report}"))
+}
