@@ -209,9 +209,11 @@ pub struct RunCommand {
     /// The kubeconfig context [default: its current context]; needs --kubeconfig
     #[arg(long, value_name = "NAME", requires = "kubeconfig")]
     pub context: Option<String>,
-    /// The node image for clusters this run creates (must be local unless --pull)
+    /// The node image for clusters this run creates (must be local unless --pull). Given more
+    /// than once, a matrix: every selected variant runs once per image (`bug@v1.31.0`), each
+    /// image's shapes as their own clusters, and a table variant × image ends the run
     #[arg(long, value_name = "IMAGE")]
-    pub image: Option<String>,
+    pub image: Vec<String>,
     /// Let kind pull a node image that is not present locally, and pull the images the
     /// manifests use before loading them into the nodes (also KINDPROOF_PULL=1); the run says
     /// what it pulled. Without it nothing is ever pulled

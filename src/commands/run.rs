@@ -15,6 +15,7 @@ use crate::exit::AppError;
 use crate::kind_cli::rules_version;
 use crate::pool::Pool;
 use crate::runner::drive::{Drive, Tally};
+use crate::runner::matrix;
 use crate::runner::plan::{Group, Partition, choose, group};
 use crate::runner::providers::pool::Pooled;
 use crate::runner::providers::{existing::Existing, kind::KindShapes, named::NamedKind};
@@ -32,7 +33,8 @@ pub struct RunArgs {
     pub cluster: Option<String>,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
-    pub image: Option<String>,
+    /// `--image`: one overrides every shape's node image; more make a matrix.
+    pub image: Vec<String>,
     /// `--pull`: node images and the manifests' images may be pulled.
     pub pull: bool,
     pub report_junit: Option<PathBuf>,
@@ -64,6 +66,24 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         crate::outln!("no variant in this partition; nothing to run");
         return Ok(());
     }
+    // Several images: every pick once per image, each image's shapes clusters of their own.
+    let matrix = args.image.len() > 1;
+    if matrix && (!creating || args.pool) {
+        return Err(AppError::InvalidInput(
+            "--image more than once runs a matrix on clusters this run creates: not with --cluster, --kubeconfig or --pool".into(),
+        ));
+    }
+    let labels: Vec<String> = args.image.iter().map(|i| matrix::label(i)).collect();
+    let (scenarios, picks) = if matrix {
+        matrix::expand(&scenarios, &picks, &args.image).map_err(AppError::InvalidInput)?
+    } else {
+        (scenarios, picks)
+    };
+    let image = if matrix {
+        None
+    } else {
+        args.image.first().cloned()
+    };
     let groups = match creating {
         true => group(&scenarios, &picks),
         // One given cluster takes everything.
@@ -75,7 +95,10 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     };
     let engine = BollardEngine::connect().await?;
     let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
-    let events = standard(args.verbose, live, args.report_junit, args.report_json);
+    let mut events = standard(args.verbose, live, args.report_junit, args.report_json);
+    if matrix {
+        events.add(Box::new(matrix::Table { labels }));
+    }
     let mut settings = Settings::detect(args.jobs, args.keep, args.verbose, args.artifacts);
     let pull = crate::cluster::kind::pull_allowed(args.pull);
     settings.pull = pull;
@@ -110,14 +133,14 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             drive.run(&Existing { engine, cluster }).await
         }
         (None, None) if args.pool => {
-            let (image, wait) = (args.image, args.wait);
+            let wait = args.wait;
             let mut pooled = Pooled::new(engine, version, image, wait, Pool::from_env()?);
             pooled.pull = pull;
             pooled.prune_expired(&events).await;
             drive.run(&pooled).await
         }
         (None, None) => {
-            let (image, wait) = (args.image, args.wait);
+            let wait = args.wait;
             drive
                 .run(&KindShapes {
                     engine,

@@ -167,6 +167,7 @@ pub async fn run_variant<B: Backend>(backend: &B, cx: &Context<'_>) -> VariantRe
             .collect(),
         diagnostics: None,
         kubernetes: None,
+        node_image: None,
     }
 }
 

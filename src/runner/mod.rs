@@ -20,6 +20,7 @@ mod engine_wait;
 mod eventually;
 pub mod fresh;
 mod images;
+pub mod matrix;
 pub mod null_backend;
 pub mod observe;
 pub mod outcome;

@@ -109,6 +109,9 @@ pub struct VariantReport {
     /// The API server's version as it states it (`v1.36.2`), when the run had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<String>,
+    /// The node image its cluster was made from, when the run named it (a matrix always does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_image: Option<String>,
 }
 
 impl VariantReport {
@@ -133,6 +136,7 @@ impl VariantReport {
             timelines: Default::default(),
             diagnostics: None,
             kubernetes: None,
+            node_image: None,
         }
     }
 }

@@ -107,6 +107,9 @@ pub struct Needs {
     /// The cluster at all: every step but `kind-create` (which makes its own throwaway
     /// nodes), `sleep` and assertions on step results uses it.
     pub cluster: bool,
+    /// The cluster's Kubernetes version (`when: kubernetes` gates): the API server's, or a
+    /// node image's tag where the run named the image.
+    pub version: bool,
 }
 
 impl Needs {
@@ -116,13 +119,14 @@ impl Needs {
             host_probe: self.host_probe || o.host_probe,
             node_probe: self.node_probe || o.node_probe,
             cluster: self.cluster || o.cluster,
+            version: self.version || o.version,
         }
     }
 }
 
 pub fn needs(v: &Variant) -> Needs {
     let mut n = Needs {
-        api: v.when.iter().any(|g| g.what == GateOn::Kubernetes),
+        version: v.when.iter().any(|g| g.what == GateOn::Kubernetes),
         ..Default::default()
     };
     for s in v.all_steps() {
@@ -185,7 +189,7 @@ pub fn needs(v: &Variant) -> Needs {
             | Action::KindCreate { .. } => {}
         }
     }
-    n.cluster |= n.api;
+    n.cluster |= n.api || n.version;
     n
 }
 

@@ -24,6 +24,8 @@ pub struct Shape<'a> {
     pub scenarios: &'a [Scenario],
     pub need: Needs,
     pub run_id: &'a str,
+    /// The group's place in the run: distinct for every group, so cluster names never collide.
+    pub index: usize,
     /// Where the provider says what it does (`creating kind cluster …`).
     pub events: &'a Reporters,
 }

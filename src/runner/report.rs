@@ -234,6 +234,7 @@ mod tests {
             timelines: Default::default(),
             diagnostics: None,
             kubernetes: Some("v1.36.2".into()),
+            node_image: None,
         };
         vec![
             v(

@@ -69,6 +69,11 @@ impl Reporters {
         }
     }
 
+    /// One more reporter, after the others.
+    pub fn add(&mut self, r: Box<dyn Reporter>) {
+        self.all.push(r);
+    }
+
     pub fn emit(&self, event: &Event<'_>) {
         for r in &self.all {
             if let Err(e) = r.event(event) {

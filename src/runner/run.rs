@@ -93,12 +93,15 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
     /// Run every group (their reports in the groups' order).
     pub async fn run(&self, groups: &[Group]) -> Vec<VariantReport> {
         let runs = groups.iter().enumerate().map(|(gi, g)| async move {
-            let need = g
+            let mut need = g
                 .picks
                 .iter()
                 .map(|p| needs(&self.scenarios[p.scenario].variants[p.variant]))
                 .fold(Needs::default(), Needs::merge);
-            let reports = match self.group(g, need).await {
+            // The version gates read the API server, unless the named image's tag says it.
+            let tagged = g.image.as_deref().and_then(super::matrix::tag_version);
+            need.api |= need.version && tagged.is_none();
+            let reports = match self.group(g, gi, need).await {
                 Ok(r) => r,
                 // The cluster could not be had (or not given back): every variant is broken.
                 Err(e) => g
@@ -155,12 +158,18 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
         Ok(images)
     }
 
-    async fn group(&self, g: &Group, need: Needs) -> Result<Vec<VariantReport>, AppError> {
+    async fn group(
+        &self,
+        g: &Group,
+        index: usize,
+        need: Needs,
+    ) -> Result<Vec<VariantReport>, AppError> {
         let shape = Shape {
             group: g,
             scenarios: self.scenarios,
             need,
             run_id: &self.run_id,
+            index,
             events: self.events,
         };
         // Offline preflight: whatever the run needs locally exists before anything is made.
@@ -280,10 +289,15 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
             self.provider.load_images(handle, &images).await?;
             self.recorder.phase("image_load", t, Instant::now());
         }
-        let server_version = match &kube {
+        let stated = match &kube {
             Some(k) => server_version(k).await,
             None => None,
         };
+        // `when: kubernetes` gates: the server's word, else the node image's tag (a run that
+        // needs no API server does not ask it).
+        let server_version = stated
+            .clone()
+            .or_else(|| g.image.as_deref().and_then(super::matrix::tag_version));
         // Probe containers the backend starts are removed by it, and faults undone by the
         // variant; any a stop cut off, here (faults first: the cluster may outlive the run).
         let live = Live::default();
@@ -348,7 +362,8 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
         // Every variant waits for its turn in the scheduler; reports keep the picks' order.
         let mut stream = futures_util::stream::iter(runs).buffered(g.picks.len().max(1));
         while let Some(mut r) = stream.next().await {
-            r.kubernetes = server_version.as_ref().map(|v| v.to_string());
+            r.kubernetes = stated.as_ref().map(|v| v.to_string());
+            r.node_image.clone_from(&g.image);
             self.events.emit(&Event::VariantFinished { report: &r });
             reports.push(r);
         }

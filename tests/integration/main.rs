@@ -10,6 +10,7 @@ mod docker_clusters;
 mod docker_faults;
 mod docker_image_load;
 mod docker_interrupt;
+mod docker_matrix;
 mod docker_observe;
 mod docker_pool;
 mod docker_ports;

@@ -18,7 +18,6 @@ use crate::cluster::state::{self, ClusterRecord, state_base};
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 use crate::kind_config::version::KindVersion;
-use crate::scenario::model::Scenario;
 
 /// How often a cluster is created anew when a host port it was given is taken meanwhile.
 const PORT_ATTEMPTS: usize = 3;
@@ -73,10 +72,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| first.name.clone());
-        let name = cluster_name(
-            &stem,
-            &format!("{}{}", shape.run_id, group_index(g, scenarios)),
-        );
+        let name = cluster_name(&stem, &format!("{}{:x}", shape.run_id, shape.index));
         let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
         let made = make(
             self.engine,
@@ -234,19 +230,4 @@ pub async fn make<'p, E: Engine>(
             }
         }
     }
-}
-
-/// A short suffix telling this run's clusters apart.
-fn group_index(g: &Group, scenarios: &[Scenario]) -> String {
-    let key = format!(
-        "{}{}",
-        g.config_file.display(),
-        g.picks
-            .iter()
-            .map(|p| scenarios[p.scenario].name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let h = crate::fnv::fnv1a(key.as_bytes());
-    format!("{:x}", h & 0xf)
 }
