@@ -114,6 +114,18 @@ pub enum Command {
         #[arg(long)]
         export_kubeconfig: bool,
     },
+    /// Run a failed variant again from its diagnostics bundle (its replay.json and the copy of
+    /// its scenario): the same shape, node image and variant. The cluster stays when it fails
+    /// again, and kindproof says how to reach it
+    #[command(after_help = EXIT_CODES_HELP)]
+    Replay {
+        /// The bundle: kindproof-artifacts/<run>/<scenario>/<variant>
+        #[arg(value_name = "BUNDLE")]
+        bundle: PathBuf,
+        /// Keep the cluster even when the variant passes
+        #[arg(long)]
+        keep: bool,
+    },
     /// Delete a kind cluster (one made by `up`, or any other) and forget its kubeconfig
     #[command(after_help = EXIT_CODES_HELP)]
     Down {

@@ -57,6 +57,7 @@ fn main() {
                     filter: r.filter,
                     variant: r.variant,
                     keep: r.keep,
+                    keep_failed: None,
                     partition: r.partition,
                     cluster: r.cluster,
                     kubeconfig: r.kubeconfig,
@@ -116,6 +117,7 @@ fn main() {
                 .await
             }
             Command::Down { name } => commands::cluster::down(&name).await,
+            Command::Replay { bundle, keep } => commands::replay::run(&bundle, keep).await,
             Command::Clean { older_than } => commands::cluster::clean(older_than).await,
             Command::Schema => {
                 let schema = schemars::schema_for!(kindproof::scenario::raw::Scenario);

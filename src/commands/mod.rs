@@ -6,6 +6,7 @@ pub mod image;
 pub mod list;
 pub mod pool;
 pub mod ports;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod validate;

@@ -29,6 +29,8 @@ pub struct RunArgs {
     pub filter: Option<String>,
     pub variant: Option<String>,
     pub keep: bool,
+    /// Keep the cluster when a variant does not pass (default: on a terminal, not in CI).
+    pub keep_failed: Option<bool>,
     pub partition: Option<Partition>,
     pub cluster: Option<String>,
     pub kubeconfig: Option<PathBuf>,
@@ -84,7 +86,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     } else {
         args.image.first().cloned()
     };
-    let groups = match creating {
+    let mut groups = match creating {
         true => group(&scenarios, &picks),
         // One given cluster takes everything.
         false => vec![Group {
@@ -93,6 +95,12 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
             picks,
         }],
     };
+    // One `--image` is every shape's: the groups say so (reports and replays name it).
+    if let (true, Some(i)) = (creating, &image) {
+        for g in &mut groups {
+            g.image = Some(i.clone());
+        }
+    }
     let engine = BollardEngine::connect().await?;
     let live = std::env::var_os("CI").is_none() && std::io::stdout().is_terminal();
     let mut events = standard(args.verbose, live, args.report_junit, args.report_json);
@@ -102,6 +110,9 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
     let mut settings = Settings::detect(args.jobs, args.keep, args.verbose, args.artifacts);
     let pull = crate::cluster::kind::pull_allowed(args.pull);
     settings.pull = pull;
+    if let Some(k) = args.keep_failed {
+        settings.keep_failed = k;
+    }
     let load = started.elapsed();
     let (engine, context) = (&engine, args.context);
     let drive = Drive {

@@ -27,6 +27,7 @@ pub mod outcome;
 pub mod plan;
 pub mod provider;
 pub mod providers;
+pub mod replay;
 pub mod report;
 pub mod reporter;
 pub mod reporters;

@@ -340,6 +340,8 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
             handle,
             nodes: RwLock::new(handle.nodes.clone()),
             server_version: server_version.clone(),
+            stated_version: stated.as_ref().map(|v| v.to_string()),
+            node_image: g.image.clone(),
             kind_version: self.settings.kind_version.clone(),
             run_id: &self.run_id,
             artifacts: self.settings.artifacts.clone(),

@@ -35,6 +35,10 @@ pub(super) struct Shared<'a, 'p, P: ClusterProvider> {
     /// The nodes as last read (a variant that restarts or pauses one reads them again).
     pub nodes: RwLock<Vec<Node>>,
     pub server_version: Option<Version>,
+    /// The API server's version as it said it, when it was asked.
+    pub stated_version: Option<String>,
+    /// The node image the group's cluster was made from, when the run named it.
+    pub node_image: Option<String>,
     pub kind_version: Option<Version>,
     pub run_id: &'a str,
     pub artifacts: PathBuf,
@@ -92,6 +96,37 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
                 .ok()
             }
             _ => None,
+        }
+    }
+
+    /// What a replay of `v` needs to know about this run.
+    fn replay_record(&self, s: &Scenario, v: &Variant) -> super::replay::Record {
+        let variables = v
+            .variables
+            .iter()
+            .map(|(k, raw)| {
+                (
+                    k.clone(),
+                    self.known(v, k, 0).unwrap_or_else(|| raw.clone()),
+                )
+            })
+            .collect();
+        // The kind provider keeps the config it handed kind beside the cluster's kubeconfig.
+        let kind_config = self
+            .handle
+            .kubeconfig
+            .parent()
+            .map(|d| d.join("kind-config.yaml"))
+            .and_then(|f| crate::input::read_text(&f).ok());
+        super::replay::Record {
+            kindproof: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: s.name.clone(),
+            variant: super::replay::base_name(&v.name, self.node_image.as_deref()),
+            node_image: self.node_image.clone(),
+            kubernetes: self.stated_version.clone(),
+            cluster: self.handle.name.clone(),
+            variables,
+            kind_config,
         }
     }
 
@@ -309,6 +344,7 @@ async fn run_in<P: ClusterProvider>(
         let dir =
             super::diagnostics::collect(&root, &report, sh.backend, sh.kube.as_ref(), &sh.nodes())
                 .await;
+        super::replay::write(&dir, s, v, &sh.replay_record(s, v));
         report.diagnostics = Some(dir.display().to_string());
     }
     report

@@ -15,6 +15,7 @@ mod docker_observe;
 mod docker_pool;
 mod docker_ports;
 mod docker_probe;
+mod docker_replay;
 mod docker_retry;
 mod docker_run;
 mod existing_cluster;
