@@ -62,6 +62,7 @@ fn nodes() -> Vec<Node> {
             ipv6: None,
             published: vec![],
             container: Some(format!("c{i}")),
+            labels: Default::default(),
         })
         .collect()
 }

@@ -28,6 +28,10 @@ pub struct Node {
     pub published: Vec<Published>,
     /// The node container (kind only): node-level actions go through Docker.
     pub container: Option<String>,
+    /// The Node's labels, as the API has them (existing clusters; a kind node's come from its
+    /// kind config).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A cluster to run on.
@@ -50,6 +54,31 @@ pub fn short_name<'n>(cluster: &str, node: &'n str) -> &'n str {
         .unwrap_or(node)
 }
 
+/// The `index`th (in name order) of `nodes` (key, node) whose label `key` is `value`: the
+/// Node's own labels where the API gave them, else those the kind config gives the node of
+/// that short name (`kind`).
+pub fn nth_labelled<'n>(
+    nodes: impl IntoIterator<Item = (&'n str, &'n Node)>,
+    kind: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    cluster: &str,
+    (key, value, index): (&str, &str, usize),
+) -> Option<&'n str> {
+    let mut matching: Vec<&str> = nodes
+        .into_iter()
+        .filter(|(k, n)| {
+            let labels = if n.labels.is_empty() {
+                kind.get(short_name(cluster, k))
+            } else {
+                Some(&n.labels)
+            };
+            labels.and_then(|l| l.get(key)).is_some_and(|v| v == value)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    matching.sort_by_key(|k| crate::scenario::node_ref::order_key(k));
+    matching.get(index).copied()
+}
+
 /// A kind node as a scenario node: its addresses on the kind network.
 pub fn from_kind(node: &KindNode, network: &str) -> Node {
     let (ipv4, ipv6) = node
@@ -65,6 +94,7 @@ pub fn from_kind(node: &KindNode, network: &str) -> Node {
         ipv6,
         published: node.container.published.clone(),
         container: Some(node.container.id.clone()),
+        labels: Default::default(),
     }
 }
 
@@ -127,6 +157,12 @@ pub fn from_api(node: &Value) -> Node {
         ipv6,
         published: Vec::new(),
         container: None,
+        labels: node["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
     }
 }
 
@@ -191,6 +227,7 @@ mod tests {
         let infra = from_api(&json!({"metadata": {"name": "i", "labels": {
             "node-role.kubernetes.io/monitoring": "", "node-role.kubernetes.io/infra": "true"}}}));
         assert_eq!(infra.role, "infra");
+        assert_eq!(infra.labels["node-role.kubernetes.io/infra"], "true");
         let both = from_api(&json!({"metadata": {"name": "b", "labels": {
             "node-role.kubernetes.io/master": "", "node-role.kubernetes.io/control-plane": ""}}}));
         assert_eq!(both.role, "control-plane");

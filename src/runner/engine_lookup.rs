@@ -36,6 +36,17 @@ impl<B: Backend> Run<'_, B> {
                 )?;
                 node_field(self.state.nodes.get(key)?, r.field)
             }
+            ["nodes", "label", rest] => {
+                let r = crate::scenario::node_ref::parse_label(rest).ok()?;
+                let config = &self.cx.scenario.cluster_of(self.cx.variant).config;
+                let key = crate::cluster::provider::nth_labelled(
+                    self.state.nodes.iter().map(|(k, n)| (k.as_str(), n)),
+                    &crate::scenario::node_ref::kind_labels(config),
+                    &self.cx.cluster,
+                    (r.key, r.value, r.index),
+                )?;
+                node_field(self.state.nodes.get(key)?, r.field)
+            }
             ["nodes", node, field] => node_field(self.state.nodes.get(*node)?, field),
             ["ports", node, port] => {
                 let n = self.state.nodes.get(*node)?;

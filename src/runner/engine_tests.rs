@@ -373,6 +373,7 @@ pub(super) fn nodes() -> Vec<Node> {
                 host_port: 40000 + i as u16,
             }],
             container: Some(format!("c{i}")),
+            labels: Default::default(),
         })
         .collect()
 }
@@ -766,5 +767,72 @@ async fn role_references_name_the_nodes_kind_names_do() {
     assert_eq!(
         fake.calls()[0],
         "exec kp-s-1-worker2 echo 127.0.0.3 127.0.0.3 kp-s-1-control-plane"
+    );
+}
+
+#[tokio::test]
+async fn label_references_name_nodes_by_their_kind_config_labels_or_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("labelled.yaml"),
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n  labels: {disktype: ssd}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        HEAD.replace("three-node.yaml", "labelled.yaml")
+            + "steps:
+  - exec:
+      node: '${nodes.label.disktype=ssd[0].name}'
+      command: [echo, '${nodes.label.disktype=ssd[0].ip}']
+",
+    )
+    .unwrap();
+    let s = crate::scenario::load::load(&dir.join("scenario.yaml"), KindVersion::NEWEST_KNOWN)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // On kind the config's labels say which node: worker2.
+    let fake = Fake::default();
+    let r = run(&fake, &s).await;
+    assert!(r.status.is_passed(), "{:?}", r.status);
+    assert_eq!(fake.calls()[0], "exec kp-s-1-worker2 echo 127.0.0.4");
+    // A validation against the config: no second node has the label.
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        HEAD.replace("three-node.yaml", "labelled.yaml")
+            + "steps:\n  - exec: {node: worker, command: [echo, '${nodes.label.disktype=ssd[1].ip}']}\n",
+    )
+    .unwrap();
+    let errors = crate::scenario::load::load(&dir.join("scenario.yaml"), KindVersion::NEWEST_KNOWN)
+        .unwrap_err();
+    assert!(
+        errors.iter().any(|e| e
+            .to_string()
+            .contains("the kind config gives 1 node(s) the label disktype=ssd, so no index 1")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn label_references_on_an_existing_cluster_read_the_nodes_own_labels() {
+    use crate::cluster::provider::nth_labelled;
+    let mut nodes = nodes();
+    nodes[1].labels.insert("zone".into(), "b".into());
+    nodes[2].labels.insert("zone".into(), "a".into());
+    nodes[0].labels.insert("zone".into(), "a".into());
+    let pairs = || nodes.iter().map(|n| (n.name.as_str(), n));
+    let none = Default::default();
+    assert_eq!(
+        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 0)),
+        Some("kp-s-1-control-plane")
+    );
+    assert_eq!(
+        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 1)),
+        Some("kp-s-1-worker2")
+    );
+    assert_eq!(
+        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 2)),
+        None
     );
 }

@@ -63,7 +63,7 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
 
     /// A variable of the run as far as it is known before the variant runs (user variables,
     /// the cluster, its nodes, the probe image); the rest stay unknown.
-    fn known(&self, v: &Variant, name: &str, depth: usize) -> Option<String> {
+    fn known(&self, s: &Scenario, v: &Variant, name: &str, depth: usize) -> Option<String> {
         let parts: Vec<&str> = name.splitn(3, '.').collect();
         match parts.as_slice() {
             ["cluster", "name"] => Some(self.handle.name.clone()),
@@ -79,6 +79,18 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
                 let n = nodes.iter().find(|n| n.name == name)?;
                 known_field(n, r.field)
             }
+            ["nodes", "label", rest] => {
+                let r = crate::scenario::node_ref::parse_label(rest).ok()?;
+                let nodes = self.nodes();
+                let name = crate::cluster::provider::nth_labelled(
+                    nodes.iter().map(|n| (n.name.as_str(), n)),
+                    &crate::scenario::node_ref::kind_labels(&s.cluster_of(v).config),
+                    &self.handle.name,
+                    (r.key, r.value, r.index),
+                )?;
+                let n = nodes.iter().find(|n| n.name == name)?;
+                known_field(n, r.field)
+            }
             ["nodes", node, field] => {
                 let nodes = self.nodes();
                 let n = nodes.iter().find(|n| {
@@ -90,7 +102,7 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
             [single] if depth < 8 => {
                 let value = v.variables.get(*single)?;
                 crate::scenario::vars::substitute(value, |n| {
-                    self.known(v, n, depth + 1)
+                    self.known(s, v, n, depth + 1)
                         .or_else(|| Some(format!("${{{n}}}")))
                 })
                 .ok()
@@ -107,7 +119,7 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
             .map(|(k, raw)| {
                 (
                     k.clone(),
-                    self.known(v, k, 0).unwrap_or_else(|| raw.clone()),
+                    self.known(s, v, k, 0).unwrap_or_else(|| raw.clone()),
                 )
             })
             .collect();
@@ -203,7 +215,7 @@ pub(super) async fn run_one<P: ClusterProvider>(
     if let Some(r) = sh.gated(s, v) {
         return r;
     }
-    let held = match holding(s, v, |n| sh.known(v, n, 0)) {
+    let held = match holding(s, v, |n| sh.known(s, v, n, 0)) {
         Ok(h) => h,
         Err(e) => {
             return VariantReport::without_steps(

@@ -445,6 +445,7 @@ pub fn known_for(
         nodes: nodes.clone(),
         ports: ports.clone(),
         steps: BTreeMap::new(),
+        node_labels: BTreeMap::new(),
         background: BTreeSet::new(),
         stopped: BTreeSet::new(),
     }

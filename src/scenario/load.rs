@@ -124,6 +124,9 @@ pub fn load_text(
             (Some(c), _) | (None, c) => c,
         };
         let mut known = known_for(&user, nodes, ports);
+        if let Some(spec) = spec {
+            known.node_labels = crate::scenario::node_ref::kind_labels(&spec.config);
+        }
         // Variable values may refer to other names; those must exist too.
         for (k, v) in raw.variables.iter().chain(rv.variables.iter()) {
             match crate::scenario::vars::references(&v.value) {

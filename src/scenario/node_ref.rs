@@ -1,7 +1,9 @@
 //! Portable node references: `${nodes.role.<role>[<index>].<field>}` names a node by its role
 //! and its place among that role's nodes, so one scenario runs on a kind cluster (where it is
 //! the same node as kind's `worker`, `worker2`…) and on any other cluster (role from the Node's
-//! `node-role.kubernetes.io/*` labels). Pure: parsing, kind's roles by name, and the order.
+//! `node-role.kubernetes.io/*` labels); `${nodes.label.<key>=<value>[<index>].<field>}` by a
+//! label (on kind, the labels its config gives a node; elsewhere the Node's). Pure: parsing,
+//! kind's roles and labels by name, and the order.
 
 /// A parsed `role.<role>[<index>].<field>` (the part after `nodes.`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +11,57 @@ pub struct RoleRef<'a> {
     pub role: &'a str,
     pub index: usize,
     pub field: &'a str,
+}
+
+/// A parsed `label.<key>=<value>[<index>].<field>` (the part after `nodes.label.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelRef<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+    pub index: usize,
+    pub field: &'a str,
+}
+
+/// Parse `disktype=ssd[0].name` (what follows `nodes.label.`; the key may hold dots and
+/// slashes, `topology.kubernetes.io/zone=a[0].ip`).
+pub fn parse_label(rest: &str) -> Result<LabelRef<'_>, String> {
+    let bad = || {
+        format!(
+            "`nodes.label.{rest}` is not a label reference: write `nodes.label.<key>=<value>[<index>].<ip|ipv6|name>`, e.g. `nodes.label.disktype=ssd[0].name`"
+        )
+    };
+    let (selector, after) = rest.rsplit_once('[').ok_or_else(bad)?;
+    let (key, value) = selector.split_once('=').ok_or_else(bad)?;
+    let (index, field) = after.split_once("].").ok_or_else(bad)?;
+    if key.is_empty() || !index.chars().all(|c| c.is_ascii_digit()) || index.is_empty() {
+        return Err(bad());
+    }
+    let index = index.parse().map_err(|_| bad())?;
+    if !FIELDS.contains(&field) {
+        return Err(format!(
+            "`nodes.label.{rest}`: a node has no field `{field}` (fields: ip, ipv6, name)"
+        ));
+    }
+    Ok(LabelRef {
+        key,
+        value,
+        index,
+        field,
+    })
+}
+
+/// The labels a kind config gives each node, by short name (`worker2`).
+pub fn kind_labels(
+    config: &crate::kind_config::model::Cluster,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    use crate::kind_config::defaults::{node_short_names, with_defaults};
+    let defaulted = with_defaults(config);
+    defaulted
+        .nodes
+        .iter()
+        .zip(node_short_names(&defaulted))
+        .map(|(n, short)| (short, n.labels.clone()))
+        .collect()
 }
 
 /// The fields a node reference can read.
@@ -120,6 +173,33 @@ mod tests {
                 .unwrap_err()
                 .contains("no field `mac`")
         );
+    }
+
+    #[test]
+    fn parses_label_selectors_with_dotted_keys() {
+        assert_eq!(
+            parse_label("topology.kubernetes.io/zone=a[1].ip"),
+            Ok(LabelRef {
+                key: "topology.kubernetes.io/zone",
+                value: "a",
+                index: 1,
+                field: "ip"
+            })
+        );
+        assert_eq!(parse_label("disktype=ssd[0].name").unwrap().value, "ssd");
+        for bad in [
+            "disktype[0].ip",
+            "=ssd[0].ip",
+            "disktype=ssd[x].ip",
+            "disktype=ssd.ip",
+        ] {
+            assert!(
+                parse_label(bad)
+                    .unwrap_err()
+                    .contains("not a label reference"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn kind_only(action: &Action) -> Option<String> {
 fn kind_reference(r: &str, shorts: &[String]) -> Option<String> {
     let parts: Vec<&str> = r.splitn(3, '.').collect();
     match parts.as_slice() {
-        ["nodes", "role", _] => None,
+        ["nodes", "role" | "label", _] => None,
         ["nodes", node, field] => {
             let role = kind_role(node);
             let index = shorts
@@ -148,6 +148,7 @@ mod tests {
             "${nodes.control-plane.name} names a kind node: write ${nodes.role.control-plane[0].name}"
         );
         assert_eq!(kind_reference("nodes.role.worker[0].ip", &shorts), None);
+        assert_eq!(kind_reference("nodes.label.disktype=ssd[0].ip", &shorts), None);
         assert!(
             kind_reference("ports.control-plane.80/tcp", &shorts)
                 .unwrap()

@@ -3,7 +3,8 @@
 //!
 //! Names: user variables (`${manifest}`), `${cluster.name}`, `${namespace}`, `${probe.image}`,
 //! `${nodes.<node>.ip|ipv6|name}` (node by kind's short name: `control-plane`, `worker`,
-//! `worker2`…), `${nodes.role.<role>[<index>].ip|ipv6|name}` (node by role, portable), `${ports.<node>.<containerPort>/<tcp|udp|sctp>}` (the host port published),
+//! `worker2`…), `${nodes.role.<role>[<index>].ip|ipv6|name}` (node by role, portable),
+//! `${nodes.label.<key>=<value>[<index>].ip|ipv6|name}` (node by label), `${ports.<node>.<containerPort>/<tcp|udp|sctp>}` (the host port published),
 //! `${steps.<id>.<output>}` (an earlier step's output).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +69,8 @@ pub struct Known {
     pub ports: BTreeSet<(String, String)>,
     /// Step ids defined so far, with their outputs.
     pub steps: BTreeMap<String, BTreeSet<&'static str>>,
+    /// The labels the kind config gives each node, by short name.
+    pub node_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// The background probe steps so far, and those of them stopped.
     pub background: BTreeSet<String>,
     pub stopped: BTreeSet<String>,
@@ -99,6 +102,24 @@ impl Known {
                         r.role,
                         r.index,
                         have.join(", ")
+                    ));
+                }
+                true
+            }
+            ["nodes", "label", rest] => {
+                let r = match super::node_ref::parse_label(rest) {
+                    Ok(r) => r,
+                    Err(e) => return Some(format!("unknown variable `${{{name}}}`: {e}")),
+                };
+                let matching = self
+                    .node_labels
+                    .values()
+                    .filter(|l| l.get(r.key).is_some_and(|v| v == r.value))
+                    .count();
+                if r.index >= matching {
+                    return Some(format!(
+                        "unknown variable `${{{name}}}`: the kind config gives {matching} node(s) the label {}={}, so no index {}",
+                        r.key, r.value, r.index
                     ));
                 }
                 true
