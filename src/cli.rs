@@ -186,6 +186,9 @@ pub enum ImageCommand {
         /// The image to load [default: kindproof/probe:<version>]
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
+        /// Pull the image first when it is not present locally (also KINDPROOF_PULL=1)
+        #[arg(long)]
+        pull: bool,
     },
 }
 

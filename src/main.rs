@@ -95,9 +95,11 @@ fn main() {
             Command::Image(ImageCommand::Build { binary }) => {
                 commands::image::build(binary.as_deref()).await
             }
-            Command::Image(ImageCommand::Load { cluster, image }) => {
-                commands::image::load(&cluster, image.as_deref()).await
-            }
+            Command::Image(ImageCommand::Load {
+                cluster,
+                image,
+                pull,
+            }) => commands::image::load(&cluster, image.as_deref(), pull).await,
             Command::Up {
                 config,
                 name,

@@ -14,7 +14,7 @@ use crate::docker::error::DockerError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(
-        "failed to find image {image} locally: kindproof never pulls; build it first (`kindproof image build` for the probe)"
+        "failed to find image {image} locally: build it first (`kindproof image build` for the probe), `docker load` it, or allow pulling it with --pull"
     )]
     NoSuchImage { image: String },
     #[error(

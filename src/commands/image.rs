@@ -26,7 +26,7 @@ pub async fn build(binary: Option<&Path>) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn load(cluster: &str, image: Option<&str>) -> Result<(), AppError> {
+pub async fn load(cluster: &str, image: Option<&str>, pull: bool) -> Result<(), AppError> {
     let image = image.map_or_else(image_name, str::to_string);
     let engine = BollardEngine::connect().await?;
     let nodes = kind_nodes(&engine, cluster).await?;
@@ -35,6 +35,13 @@ pub async fn load(cluster: &str, image: Option<&str>) -> Result<(), AppError> {
             cluster: cluster.to_string(),
         }
         .into());
+    }
+    // Pulled here first only when allowed; else an absent image is refused below.
+    if crate::cluster::kind::pull_allowed(pull) {
+        let one = std::slice::from_ref(&image);
+        for i in crate::runner::images::make_local(&engine, one, true).await? {
+            crate::errln!("kindproof: pulled image {i} (--pull)");
+        }
     }
     for done in load_image(&engine, &image, &nodes).await? {
         let what = match done.outcome {

@@ -5,7 +5,7 @@
 use crate::docker::api::Engine;
 use crate::exit::AppError;
 
-pub(crate) async fn make_local<E: Engine>(
+pub async fn make_local<E: Engine>(
     engine: &E,
     images: &[String],
     pull: bool,

@@ -19,7 +19,7 @@ mod engine_state;
 mod engine_wait;
 mod eventually;
 pub mod fresh;
-mod images;
+pub mod images;
 pub mod matrix;
 pub mod null_backend;
 pub mod observe;

@@ -148,7 +148,10 @@ mod tests {
             "${nodes.control-plane.name} names a kind node: write ${nodes.role.control-plane[0].name}"
         );
         assert_eq!(kind_reference("nodes.role.worker[0].ip", &shorts), None);
-        assert_eq!(kind_reference("nodes.label.disktype=ssd[0].ip", &shorts), None);
+        assert_eq!(
+            kind_reference("nodes.label.disktype=ssd[0].ip", &shorts),
+            None
+        );
         assert!(
             kind_reference("ports.control-plane.80/tcp", &shorts)
                 .unwrap()
