@@ -30,11 +30,12 @@ variants:
       - exec: {node: worker, command: [sh, -c, 'exit ${code}']}
 "#;
 
-/// The failing step's message in `out` (the terminal's lines for `replayed/fails`).
+/// The failing step's message in `out` (the terminal's lines for `replayed/fails`), without
+/// the timings around it: "`sh -c exit 7` exited 7, expected 0".
 fn failure(out: &str) -> String {
     out.lines()
         .skip_while(|l| !l.contains("FAIL  replayed/fails"))
-        .find(|l| l.contains("exit") && l.contains('7'))
+        .find(|l| l.contains(" exited "))
         .unwrap_or_else(|| panic!("no failure line: {out}"))
         .trim()
         .to_string()
@@ -56,6 +57,7 @@ async fn docker_replay_runs_a_failed_variant_again_from_its_bundle_alone() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     let first = failure(&out);
+    assert_eq!(first, "`sh -c exit 7` exited 7, expected 0", "{out}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let fails = variant_report(&report, "fails");
     let bundle = w
