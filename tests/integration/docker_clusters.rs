@@ -140,6 +140,12 @@ impl World {
     /// `kindproof run --cluster NAME -j JOBS` over this world's `scenarios/`, with the static
     /// probe binary: its exit code, its output, and the JSON report it wrote.
     pub fn run_reporting(&self, cluster: &str, jobs: usize) -> (Option<i32>, String, Value) {
+        self.run_with(&["--cluster", cluster, "-j", &jobs.to_string()])
+    }
+
+    /// `kindproof run ARGS…` over this world's `scenarios/`, with the static probe binary: its
+    /// exit code, its output, and the JSON report it wrote.
+    pub fn run_with(&self, args: &[&str]) -> (Option<i32>, String, Value) {
         let json = self.tmp.path().join("report.json");
         let o = self
             .cmd()
@@ -147,7 +153,8 @@ impl World {
                 "KINDPROOF_PROBE_BIN",
                 kindproof::probe_image::find_binary(None).expect("`make probe`"),
             )
-            .args(["run", "--cluster", cluster, "-j", &jobs.to_string()])
+            .arg("run")
+            .args(args)
             .arg("--report-json")
             .arg(&json)
             .arg(self.tmp.path().join("scenarios"))

@@ -46,19 +46,10 @@ async fn docker_replay_runs_a_failed_variant_again_from_its_bundle_alone() {
     let engine = BollardEngine::connect().await.unwrap();
     let w = World::new(&engine).await;
     w.scenario("replayed", SCENARIO);
-    let json = w.tmp.path().join("report.json");
-    let o = w
-        .cmd()
-        .args(["run", "--image", &w.image, "--report-json"])
-        .arg(&json)
-        .arg(w.tmp.path().join("scenarios"))
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let (code, out, report) = w.run_with(&["--image", &w.image]);
+    assert_eq!(code, Some(1), "{out}");
     let first = failure(&out);
     assert_eq!(first, "`sh -c exit 7` exited 7, expected 0", "{out}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let fails = variant_report(&report, "fails");
     let bundle = w
         .tmp
