@@ -6,6 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::run::{RunArgs, run as run_scenarios};
+use crate::docker::api::Engine;
+use crate::docker::bollard_engine::BollardEngine;
 use crate::exit::AppError;
 use crate::runner::replay;
 
@@ -22,6 +24,17 @@ pub async fn run(bundle: &Path, keep: bool) -> Result<(), AppError> {
         said.push_str(&format!(", Kubernetes {k}"));
     }
     crate::errln!("{said})");
+    // The same name may be another image now: say so (the run goes on with what is here).
+    if let (Some(name), Some(then)) = (&record.node_image, &record.node_image_id) {
+        let engine = BollardEngine::connect().await?;
+        match engine.inspect_image(name).await? {
+            Some(now) if now.id != *then => crate::errln!(
+                "kindproof: warning: node image {name} is {} here; the bundle's run used {then}",
+                now.id
+            ),
+            _ => {}
+        }
+    }
     if record.kindproof != env!("CARGO_PKG_VERSION") {
         crate::errln!(
             "kindproof: warning: this is kindproof {}; the bundle was made by {}",

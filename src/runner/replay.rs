@@ -1,5 +1,5 @@
 //! A failed variant's replay record: `replay.json` in its diagnostics bundle says what ran
-//! (scenario, variant, node image, server version, kindproof version, its variables as
+//! (scenario, variant, node image and its id, server version, kindproof version, its variables as
 //! resolved, the kind config as handed to kind), and `replay/<scenario>/` holds a copy of the
 //! scenario's own files (manifests, kind configs), so the bundle alone can run it again.
 //! Reading one back checks it: a record from elsewhere is input like any other.
@@ -25,8 +25,9 @@ pub struct Record {
     pub scenario: String,
     /// The variant's name in the scenario (a matrix's `@tag` taken off).
     pub variant: String,
-    /// The node image, when the run named it.
+    /// The node image, when the run named it, and its id (`sha256:…`) then.
     pub node_image: Option<String>,
+    pub node_image_id: Option<String>,
     /// The API server's version, when the run asked it.
     pub kubernetes: Option<String>,
     /// The cluster it ran on.
@@ -138,6 +139,7 @@ mod tests {
             scenario: scenario.into(),
             variant: variant.into(),
             node_image: Some("kindest/node:v1.36.2".into()),
+            node_image_id: None,
             kubernetes: None,
             cluster: "kp-x".into(),
             variables: BTreeMap::new(),

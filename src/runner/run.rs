@@ -342,6 +342,16 @@ impl<'a, E: Engine, P: ClusterProvider> Runner<'a, E, P> {
             server_version: server_version.clone(),
             stated_version: stated.as_ref().map(|v| v.to_string()),
             node_image: g.image.clone(),
+            node_image_id: match &g.image {
+                Some(i) => self
+                    .engine
+                    .inspect_image(i)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|i| i.id),
+                None => None,
+            },
             kind_version: self.settings.kind_version.clone(),
             run_id: &self.run_id,
             artifacts: self.settings.artifacts.clone(),

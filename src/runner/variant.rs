@@ -37,8 +37,9 @@ pub(super) struct Shared<'a, 'p, P: ClusterProvider> {
     pub server_version: Option<Version>,
     /// The API server's version as it said it, when it was asked.
     pub stated_version: Option<String>,
-    /// The node image the group's cluster was made from, when the run named it.
+    /// The node image the group's cluster was made from, when the run named it, and its id.
     pub node_image: Option<String>,
+    pub node_image_id: Option<String>,
     pub kind_version: Option<Version>,
     pub run_id: &'a str,
     pub artifacts: PathBuf,
@@ -135,6 +136,7 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
             scenario: s.name.clone(),
             variant: super::replay::base_name(&v.name, self.node_image.as_deref()),
             node_image: self.node_image.clone(),
+            node_image_id: self.node_image_id.clone(),
             kubernetes: self.stated_version.clone(),
             cluster: self.handle.name.clone(),
             variables,

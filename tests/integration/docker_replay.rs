@@ -4,6 +4,7 @@
 //! replay BUNDLE` makes that shape again from that image, runs that one variant, gets the
 //! same failure, and keeps the cluster, saying how to reach it.
 
+use kindproof::docker::api::Engine;
 use kindproof::docker::bollard_engine::BollardEngine;
 
 use crate::docker_clusters::World;
@@ -62,6 +63,8 @@ async fn docker_replay_runs_a_failed_variant_again_from_its_bundle_alone() {
     assert_eq!(record["scenario"], "replayed");
     assert_eq!(record["variant"], "fails");
     assert_eq!(record["node_image"], w.image.as_str());
+    let id = engine.inspect_image(&w.image).await.unwrap().unwrap().id;
+    assert_eq!(record["node_image_id"], id.as_str());
     assert_eq!(record["variables"]["code"], "7");
     assert!(
         record["kind_config"]
