@@ -325,3 +325,38 @@ variants:
         "{out}"
     );
 }
+
+/// `replay` reads its bundle before anything else: no record, or one naming a path, exits 2
+/// naming the file, and touches no Docker.
+#[test]
+fn replay_refuses_a_bundle_without_a_record_or_with_a_path_in_it() {
+    let d = tempfile::tempdir().unwrap();
+    let o = kindproof()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .arg("replay")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("replay.json"), "{err}");
+    std::fs::write(
+        d.path().join("replay.json"),
+        r#"{"kindproof": "0.1.0", "scenario": "../../etc", "variant": "bug", "node_image": null,
+            "node_image_id": null, "kubernetes": null, "cluster": "kp-x", "variables": {},
+            "kind_config": null}"#,
+    )
+    .unwrap();
+    let o = kindproof()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .arg("replay")
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("scenario: \"../../etc\" is not a plain name"),
+        "{err}"
+    );
+}
