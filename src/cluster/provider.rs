@@ -54,29 +54,48 @@ pub fn short_name<'n>(cluster: &str, node: &'n str) -> &'n str {
         .unwrap_or(node)
 }
 
-/// The `index`th (in name order) of `nodes` (key, node) whose label `key` is `value`: the
-/// Node's own labels where the API gave them, else those the kind config gives the node of
-/// that short name (`kind`).
-pub fn nth_labelled<'n>(
-    nodes: impl IntoIterator<Item = (&'n str, &'n Node)>,
-    kind: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+/// The node a reference names, among `nodes` (key, node), and the field it reads. `head` and
+/// `rest` follow `nodes.`: a node's name (kind's short name or the whole one) and its field;
+/// `role` and `<role>[<i>].<field>`; `label` and `<key>=<value>[<i>].<field>`, a node's labels
+/// being the Node's own where the API gave them, else those `kind_config` gives it.
+pub fn find_node<'n, 'r>(
+    nodes: &[(&'n str, &'n Node)],
     cluster: &str,
-    (key, value, index): (&str, &str, usize),
-) -> Option<&'n str> {
-    let mut matching: Vec<&str> = nodes
-        .into_iter()
-        .filter(|(k, n)| {
-            let labels = if n.labels.is_empty() {
-                kind.get(short_name(cluster, k))
-            } else {
-                Some(&n.labels)
+    kind_config: &crate::kind_config::model::Cluster,
+    head: &str,
+    rest: &'r str,
+) -> Option<(&'n Node, &'r str)> {
+    use crate::scenario::node_ref;
+    let (key, field) = match head {
+        "role" => {
+            let r = node_ref::parse(rest).ok()?;
+            let pairs = nodes.iter().map(|(k, n)| (*k, n.role.as_str()));
+            (node_ref::nth(pairs, r.role, r.index)?, r.field)
+        }
+        "label" => {
+            let r = node_ref::parse_label(rest).ok()?;
+            let kind = node_ref::kind_labels(kind_config);
+            let has = |k: &str, n: &Node| {
+                let labels = match n.labels.is_empty() {
+                    true => kind.get(short_name(cluster, k)),
+                    false => Some(&n.labels),
+                };
+                labels
+                    .and_then(|l| l.get(r.key))
+                    .is_some_and(|v| v == r.value)
             };
-            labels.and_then(|l| l.get(key)).is_some_and(|v| v == value)
-        })
-        .map(|(k, _)| k)
-        .collect();
-    matching.sort_by_key(|k| crate::scenario::node_ref::order_key(k));
-    matching.get(index).copied()
+            let pairs = nodes.iter().map(|(k, n)| (*k, has(k, n)));
+            (node_ref::nth_where(pairs, |h| *h, r.index)?, r.field)
+        }
+        name => {
+            let (k, _) = nodes
+                .iter()
+                .find(|(k, _)| *k == name || short_name(cluster, k) == name)?;
+            (*k, rest)
+        }
+    };
+    let (_, n) = nodes.iter().find(|(k, _)| *k == key)?;
+    Some((n, field))
 }
 
 /// A kind node as a scenario node: its addresses on the kind network.

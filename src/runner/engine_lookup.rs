@@ -8,7 +8,7 @@ use super::engine::Run;
 use super::outcome::Status;
 use kube::api::DynamicObject;
 
-use crate::cluster::provider::{Node, short_name};
+use crate::cluster::provider::{Node, find_node, short_name};
 use crate::kube_ops::manifest::{Manifest, object_ref};
 use crate::scenario::model::{ManifestSource, ObjectRef, Template};
 use crate::scenario::vars::substitute;
@@ -24,30 +24,17 @@ impl<B: Backend> Run<'_, B> {
             ["cluster", "name"] => Some(self.cx.cluster.clone()),
             ["namespace"] => Some(self.cx.namespace.clone()),
             ["probe", "image"] => Some(self.cx.probe_image.clone()),
-            ["nodes", "role", rest] => {
-                let r = crate::scenario::node_ref::parse(rest).ok()?;
-                let key = crate::scenario::node_ref::nth(
-                    self.state
-                        .nodes
-                        .iter()
-                        .map(|(k, n)| (k.as_str(), n.role.as_str())),
-                    r.role,
-                    r.index,
-                )?;
-                node_field(self.state.nodes.get(key)?, r.field)
-            }
-            ["nodes", "label", rest] => {
-                let r = crate::scenario::node_ref::parse_label(rest).ok()?;
+            ["nodes", head, rest] => {
+                let nodes: Vec<(&str, &Node)> = self
+                    .state
+                    .nodes
+                    .iter()
+                    .map(|(k, n)| (k.as_str(), n))
+                    .collect();
                 let config = &self.cx.scenario.cluster_of(self.cx.variant).config;
-                let key = crate::cluster::provider::nth_labelled(
-                    self.state.nodes.iter().map(|(k, n)| (k.as_str(), n)),
-                    &crate::scenario::node_ref::kind_labels(config),
-                    &self.cx.cluster,
-                    (r.key, r.value, r.index),
-                )?;
-                node_field(self.state.nodes.get(key)?, r.field)
+                let (n, field) = find_node(&nodes, &self.cx.cluster, config, head, rest)?;
+                node_field(n, field)
             }
-            ["nodes", node, field] => node_field(self.state.nodes.get(*node)?, field),
             ["ports", node, port] => {
                 let n = self.state.nodes.get(*node)?;
                 let (number, proto) = port.split_once('/')?;

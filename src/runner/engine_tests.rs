@@ -816,23 +816,24 @@ async fn label_references_name_nodes_by_their_kind_config_labels_or_their_own() 
 
 #[test]
 fn label_references_on_an_existing_cluster_read_the_nodes_own_labels() {
-    use crate::cluster::provider::nth_labelled;
+    use crate::cluster::provider::find_node;
+    let (_t, s) = scenario("steps:\n  - sleep: 1ms\n");
     let mut nodes = nodes();
     nodes[1].labels.insert("zone".into(), "b".into());
     nodes[2].labels.insert("zone".into(), "a".into());
     nodes[0].labels.insert("zone".into(), "a".into());
-    let pairs = || nodes.iter().map(|n| (n.name.as_str(), n));
-    let none = Default::default();
+    let pairs: Vec<(&str, &Node)> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let named = |rest: &str| {
+        find_node(&pairs, "kp-s-1", &s.cluster.config, "label", rest)
+            .map(|(n, field)| (n.name.clone(), field.to_string()))
+    };
     assert_eq!(
-        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 0)),
-        Some("kp-s-1-control-plane")
+        named("zone=a[0].name"),
+        Some(("kp-s-1-control-plane".into(), "name".into()))
     );
     assert_eq!(
-        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 1)),
-        Some("kp-s-1-worker2")
+        named("zone=a[1].ip"),
+        Some(("kp-s-1-worker2".into(), "ip".into()))
     );
-    assert_eq!(
-        nth_labelled(pairs(), &none, "kp-s-1", ("zone", "a", 2)),
-        None
-    );
+    assert_eq!(named("zone=a[2].ip"), None);
 }

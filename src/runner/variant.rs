@@ -69,35 +69,18 @@ impl<P: ClusterProvider> Shared<'_, '_, P> {
         match parts.as_slice() {
             ["cluster", "name"] => Some(self.handle.name.clone()),
             ["probe", "image"] => Some(image_name()),
-            ["nodes", "role", rest] => {
-                let r = crate::scenario::node_ref::parse(rest).ok()?;
+            ["nodes", head, rest] => {
                 let nodes = self.nodes();
-                let name = crate::scenario::node_ref::nth(
-                    nodes.iter().map(|n| (n.name.as_str(), n.role.as_str())),
-                    r.role,
-                    r.index,
-                )?;
-                let n = nodes.iter().find(|n| n.name == name)?;
-                known_field(n, r.field)
-            }
-            ["nodes", "label", rest] => {
-                let r = crate::scenario::node_ref::parse_label(rest).ok()?;
-                let nodes = self.nodes();
-                let name = crate::cluster::provider::nth_labelled(
-                    nodes.iter().map(|n| (n.name.as_str(), n)),
-                    &crate::scenario::node_ref::kind_labels(&s.cluster_of(v).config),
+                let pairs: Vec<(&str, &Node)> =
+                    nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+                let config = &s.cluster_of(v).config;
+                let (n, field) = crate::cluster::provider::find_node(
+                    &pairs,
                     &self.handle.name,
-                    (r.key, r.value, r.index),
+                    config,
+                    head,
+                    rest,
                 )?;
-                let n = nodes.iter().find(|n| n.name == name)?;
-                known_field(n, r.field)
-            }
-            ["nodes", node, field] => {
-                let nodes = self.nodes();
-                let n = nodes.iter().find(|n| {
-                    n.name == *node
-                        || n.name.strip_prefix(&format!("{}-", self.handle.name)) == Some(node)
-                })?;
                 known_field(n, field)
             }
             [single] if depth < 8 => {

@@ -117,13 +117,23 @@ pub fn nth<'n>(
     role: &str,
     index: usize,
 ) -> Option<&'n str> {
-    let mut of_role: Vec<&str> = nodes
+    nth_where(nodes, |r| *r == role, index)
+}
+
+/// The `index`th, in [`order_key`] order of their names, of the `(name, what)` pairs whose
+/// `what` is kept.
+pub fn nth_where<'n, T>(
+    items: impl IntoIterator<Item = (&'n str, T)>,
+    keep: impl Fn(&T) -> bool,
+    index: usize,
+) -> Option<&'n str> {
+    let mut kept: Vec<&str> = items
         .into_iter()
-        .filter(|(_, r)| *r == role)
+        .filter(|(_, t)| keep(t))
         .map(|(n, _)| n)
         .collect();
-    of_role.sort_by_key(|n| order_key(n));
-    of_role.get(index).copied()
+    kept.sort_by_key(|n| order_key(n));
+    kept.get(index).copied()
 }
 
 /// How many of `names` (kind short names) have each role, for error messages.
