@@ -108,8 +108,7 @@ impl Suite {
         };
         let kubernetes = node_image
             .as_deref()
-            .and_then(|i| i.rsplit_once(':'))
-            .and_then(|(_, tag)| Version::parse(tag));
+            .and_then(crate::runner::matrix::tag_version);
         Env {
             node_image,
             kind,
@@ -180,17 +179,15 @@ impl<'s> Case<'s> {
         match target {
             Target::Pool => {
                 let pool = crate::pool::Pool::from_env()?;
-                let pooled = Pooled::new(&engine, version, None, wait, pool);
+                let pooled = Pooled::new(&engine, version, wait, pool);
                 pooled.prune_expired(&events).await;
                 drive.run(&pooled).await?
             }
             Target::Fresh => {
-                let image = None;
                 drive
                     .run(&KindShapes {
                         engine: &engine,
                         version,
-                        image,
                         wait,
                         pull: false,
                     })

@@ -39,15 +39,6 @@ pub struct NodeImage {
 }
 
 impl NodeImage {
-    /// An image present here, pulls not allowed (tests, and images checked already).
-    pub fn local(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            local: true,
-            pull: false,
-        }
-    }
-
     /// What the run says about an image kind pulls, or `None` for a local one.
     pub fn notice(&self) -> Option<String> {
         (!self.local).then(|| {

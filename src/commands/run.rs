@@ -145,7 +145,7 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
         }
         (None, None) if args.pool => {
             let wait = args.wait;
-            let mut pooled = Pooled::new(engine, version, image, wait, Pool::from_env()?);
+            let mut pooled = Pooled::new(engine, version, wait, Pool::from_env()?);
             pooled.pull = pull;
             pooled.prune_expired(&events).await;
             drive.run(&pooled).await
@@ -156,7 +156,6 @@ pub async fn run(args: RunArgs) -> Result<(), AppError> {
                 .run(&KindShapes {
                     engine,
                     version,
-                    image,
                     wait,
                     pull,
                 })

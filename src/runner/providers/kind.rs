@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::super::cleanup::{Cleanup, Token};
 use super::super::cluster_backend::ClusterBackend;
-use super::super::plan::Group;
 use super::super::provider::{Acquired, ClusterProvider, Session, Shape};
 use super::super::reporter::{Event, Reporters};
 use super::{cluster_backend, load_into_kind, refresh_kind, wait_ready};
@@ -29,18 +28,10 @@ pub struct KindShapes<'e, E: Engine> {
     pub engine: &'e E,
     /// The rules kind configs are judged by (the installed kind's).
     pub version: KindVersion,
-    /// `--image`: the node image of every shape, over the scenarios' own.
-    pub image: Option<String>,
     /// How long kind and kindproof wait for a created cluster to be ready.
     pub wait: Duration,
     /// `--pull`: kind may pull a node image that is not here.
     pub pull: bool,
-}
-
-impl<E: Engine> KindShapes<'_, E> {
-    fn image_of<'a>(&'a self, g: &'a Group) -> Option<&'a str> {
-        self.image.as_deref().or(g.image.as_deref())
-    }
 }
 
 impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
@@ -55,7 +46,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
 
     async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
         // An absent node image is refused before kind runs: kind would pull it.
-        node_image(self.engine, self.image_of(shape.group), self.pull).await?;
+        node_image(self.engine, shape.group.image.as_deref(), self.pull).await?;
         Ok(())
     }
 
@@ -66,7 +57,7 @@ impl<E: Engine> ClusterProvider for KindShapes<'_, E> {
     ) -> Result<Acquired, AppError> {
         let (g, scenarios) = (shape.group, shape.scenarios);
         let first = &scenarios[g.picks[0].scenario];
-        let image = node_image(self.engine, self.image_of(g), self.pull).await?;
+        let image = node_image(self.engine, g.image.as_deref(), self.pull).await?;
         let stem = g
             .config_file
             .file_stem()

@@ -27,8 +27,6 @@ use crate::pool::{Hold, Holder, Lease, Maker, Pool, ShapeState, shape_of};
 pub struct Pooled<'e, E: Engine> {
     pub engine: &'e E,
     pub version: KindVersion,
-    /// `--image`: the node image of every shape, over the scenarios' own.
-    pub image: Option<String>,
     pub wait: Duration,
     /// `--pull`: kind may pull a node image that is not here.
     pub pull: bool,
@@ -38,17 +36,10 @@ pub struct Pooled<'e, E: Engine> {
 }
 
 impl<'e, E: Engine> Pooled<'e, E> {
-    pub fn new(
-        engine: &'e E,
-        version: KindVersion,
-        image: Option<String>,
-        wait: Duration,
-        pool: Pool,
-    ) -> Self {
+    pub fn new(engine: &'e E, version: KindVersion, wait: Duration, pool: Pool) -> Self {
         Self {
             engine,
             version,
-            image,
             wait,
             pull: false,
             pool,
@@ -68,10 +59,6 @@ impl<'e, E: Engine> Pooled<'e, E> {
                 "pool: pruning idle clusters: {e}"
             )));
         }
-    }
-
-    fn image_of<'a>(&'a self, g: &'a super::super::plan::Group) -> Option<&'a str> {
-        self.image.as_deref().or(g.image.as_deref())
     }
 
     fn lease(&self, cluster: &str) -> Option<Arc<Lease>> {
@@ -174,7 +161,7 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
     }
 
     async fn preflight(&self, shape: &Shape<'_>) -> Result<(), AppError> {
-        node_image(self.engine, self.image_of(shape.group), self.pull).await?;
+        node_image(self.engine, shape.group.image.as_deref(), self.pull).await?;
         Ok(())
     }
 
@@ -186,7 +173,7 @@ impl<E: Engine> ClusterProvider for Pooled<'_, E> {
         let g = shape.group;
         let first = &shape.scenarios[g.picks[0].scenario];
         let spec = first.cluster_of(&first.variants[g.picks[0].variant]);
-        let image = node_image(self.engine, self.image_of(g), self.pull).await?;
+        let image = node_image(self.engine, g.image.as_deref(), self.pull).await?;
         let key = shape_of(&spec.config_file, &image.name, &self.version.to_string())?;
         let maker = KindMaker {
             engine: self.engine,
