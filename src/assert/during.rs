@@ -63,17 +63,21 @@ pub fn attempts<'t>(t: &'t Timeline, w: &Window) -> Vec<&'t Attempt> {
     v
 }
 
-/// The `q` quantile (0..1, nearest rank) of the latencies of the answered attempts among
-/// `all`; `None` when none answered.
-pub fn latency(all: &[&Attempt], q: f64) -> Option<f32> {
+/// The latencies of the answered attempts among `all`, sorted (for [`quantile`]).
+pub fn answered_latencies(all: &[&Attempt]) -> Vec<f32> {
     let mut lat: Vec<f32> = all
         .iter()
         .filter(|a| a.class == Class::Answered)
         .map(|a| a.latency_ms)
         .collect();
     lat.sort_by(f32::total_cmp);
-    let rank = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len().max(1));
-    lat.get(rank - 1).copied()
+    lat
+}
+
+/// The `q` quantile (0..1, nearest rank) of `sorted`; `None` when it is empty.
+pub fn quantile(sorted: &[f32], q: f64) -> Option<f32> {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
 }
 
 /// `1,912`.
@@ -281,7 +285,7 @@ pub fn evaluate(t: &Timeline, w: &Window, checks: &[Check]) -> Verdict {
                     ),
                 }
             }
-            Check::P99Below(ms) => match latency(&all, 0.99) {
+            Check::P99Below(ms) => match quantile(&answered_latencies(&all), 0.99) {
                 Some(p) if f64::from(p) < *ms => continue,
                 Some(p) => (
                     format!("p99 latency below {ms:.1} ms (it was {p:.1} ms)"),

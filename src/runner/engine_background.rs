@@ -88,7 +88,7 @@ impl<B: Backend> Run<'_, B> {
         };
         if !matches!(began, Ok(Ok(()))) {
             self.end(&mut bg).await;
-            let noise = bg.snapshot().noise.join(" | ");
+            let noise = bg.lock().noise.join(" | ");
             return Err(Status::broken(format!(
                 "background probe {id} did not start: {}",
                 if noise.is_empty() {
@@ -117,8 +117,7 @@ impl<B: Backend> Run<'_, B> {
             }
         }
         if let Err(e) = stopped {
-            let mut t = bg.timeline.lock().unwrap_or_else(|e| e.into_inner());
-            t.noise.push(format!("stopping it failed: {e}"));
+            bg.lock().noise.push(format!("stopping it failed: {e}"));
         }
         bg.ended = Some(SystemTime::now());
     }
@@ -232,10 +231,12 @@ impl<B: Backend> Run<'_, B> {
             .background
             .get_mut(&d.probe)
             .expect("looked up above");
-        let timeline = bg.snapshot();
+        // Judged under the lock, not on a copy (the reader only appends).
+        let timeline = bg.lock();
         let verdict = assert::during::evaluate(&timeline, &w, &checks);
         let summary = during::summary(&timeline, &w);
-        let inside = during::attempts(&timeline, &w);
+        let latencies = during::answered_latencies(&during::attempts(&timeline, &w));
+        drop(timeline);
         bg.windows.push(json!({
             "from": d.from.as_deref().unwrap_or("start"),
             "until": d.until.as_deref().unwrap_or("end"),
@@ -243,8 +244,8 @@ impl<B: Backend> Run<'_, B> {
             "summary": summary,
             // Of the answered attempts (nearest rank), for comparing windows.
             "latency_ms": {
-                "p50": during::latency(&inside, 0.5),
-                "p99": during::latency(&inside, 0.99),
+                "p50": during::quantile(&latencies, 0.5),
+                "p99": during::quantile(&latencies, 0.99),
             },
             "held": verdict.is_ok(),
         }));

@@ -27,29 +27,24 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn snapshot(&self) -> Timeline {
-        self.timeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The timeline, locked (the reader only appends; hold it briefly).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Timeline> {
+        self.timeline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The timeline, moved out (the variant has ended: its reader is done with it).
     pub fn take(&self) -> Timeline {
-        std::mem::take(&mut *self.timeline.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.lock())
     }
 
     /// When its stream began (ms since the epoch), without copying the timeline.
     pub fn origin(&self) -> Option<f64> {
-        self.timeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .origin()
+        self.lock().origin()
     }
 
     /// Everything it saw, for the JSON report: every attempt counted, and each window judged.
     pub fn report(&self) -> Value {
-        let t = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.lock();
         // From the first attempt's start to the last one's: what the stream covered.
         let (first, last) = t.attempts.iter().fold((f32::MAX, 0f32), |(lo, hi), a| {
             (lo.min(a.t_ms), hi.max(a.t_ms))
