@@ -331,12 +331,15 @@ variants:
 #[test]
 fn replay_refuses_a_bundle_without_a_record_or_with_a_path_in_it() {
     let d = tempfile::tempdir().unwrap();
-    let o = kindproof()
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .arg("replay")
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let replay = || {
+        kindproof()
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .arg("replay")
+            .arg(d.path())
+            .output()
+            .unwrap()
+    };
+    let o = replay();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("replay.json"), "{err}");
@@ -347,12 +350,7 @@ fn replay_refuses_a_bundle_without_a_record_or_with_a_path_in_it() {
             "kind_config": null}"#,
     )
     .unwrap();
-    let o = kindproof()
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .arg("replay")
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let o = replay();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(

@@ -432,18 +432,22 @@ async fn docker_up_refuses_what_cannot_work_before_kind_creates_anything() {
     let w = World::new(&engine).await;
     let name = w.cluster(1);
     // A node image that is not local: kind would pull it.
-    let o = w
-        .cmd()
-        .args([
-            "up",
-            "--image",
-            "kindest/node:v0.0.0-absent",
-            "--name",
-            &name,
-        ])
-        .arg(w.config())
-        .output()
-        .unwrap();
+    let absent = |kind_log: &std::path::Path, extra: &[&str]| {
+        w.cmd()
+            .env("FAKE_KIND_LOG", kind_log)
+            .args([
+                "up",
+                "--image",
+                "kindest/node:v0.0.0-absent",
+                "--name",
+                &name,
+            ])
+            .args(extra)
+            .arg(w.config())
+            .output()
+            .unwrap()
+    };
+    let o = absent(&w.log(), &[]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
@@ -455,20 +459,7 @@ async fn docker_up_refuses_what_cannot_work_before_kind_creates_anything() {
     // With --pull the refusal is lifted and kind gets the image to pull. The fake kind cannot
     // pull (bollard's create does not), so the create fails here: nothing is ever pulled.
     let pull_log = w.tmp.path().join("kind-pull.log");
-    let o = w
-        .cmd()
-        .env("FAKE_KIND_LOG", &pull_log)
-        .args([
-            "up",
-            "--pull",
-            "--image",
-            "kindest/node:v0.0.0-absent",
-            "--name",
-            &name,
-        ])
-        .arg(w.config())
-        .output()
-        .unwrap();
+    let o = absent(&pull_log, &["--pull"]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
